@@ -1,0 +1,56 @@
+// One registry of error codes for the whole project. Every error that crosses a module boundary is a
+// ShardflowError with a stable code, a domain (whose fault: the user's input or config, an external
+// system, or a bug of ours) and whether retrying can help.
+
+export type ErrorDomain = 'user' | 'external' | 'internal';
+
+interface ErrorCodeInfo {
+  readonly domain: ErrorDomain;
+  readonly retryable: boolean;
+  readonly summary: string;
+}
+
+export const ERROR_CODES = {
+  CONFIG_INVALID: { domain: 'user', retryable: false, summary: 'configuration is invalid' },
+  JOB_INVALID: { domain: 'user', retryable: false, summary: 'job definition is invalid' },
+  JOB_UNKNOWN: { domain: 'user', retryable: false, summary: 'no job with that name' },
+  DURATION_INVALID: { domain: 'user', retryable: false, summary: 'a duration could not be parsed' },
+  SNAPSHOT_INCOMPATIBLE: {
+    domain: 'user',
+    retryable: false,
+    summary: 'a snapshot was taken by a different job definition',
+  },
+  SNAPSHOT_CORRUPT: { domain: 'internal', retryable: false, summary: 'a snapshot could not be decoded' },
+  AGGREGATE_FAILED: { domain: 'user', retryable: false, summary: 'a user aggregate threw' },
+  ACTOR_STOPPED: { domain: 'internal', retryable: false, summary: 'the actor is stopped' },
+  ACTOR_MAILBOX_FULL: { domain: 'internal', retryable: true, summary: "the actor's mailbox is full" },
+  ACTOR_ESCALATED: { domain: 'internal', retryable: false, summary: 'an actor kept failing and was stopped' },
+  REQUEST_TIMEOUT: { domain: 'internal', retryable: true, summary: 'a request got no reply in time' },
+  NATS_SERVER_MISSING: { domain: 'external', retryable: false, summary: 'nats-server is not installed' },
+} as const satisfies Record<string, ErrorCodeInfo>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class ShardflowError extends Error {
+  readonly code: ErrorCode;
+  readonly domain: ErrorDomain;
+  readonly retryable: boolean;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ShardflowError';
+    this.code = code;
+    this.domain = ERROR_CODES[code].domain;
+    this.retryable = ERROR_CODES[code].retryable;
+  }
+}
+
+export function isShardflowError(err: unknown, code?: ErrorCode): err is ShardflowError {
+  return err instanceof ShardflowError && (code === undefined || err.code === code);
+}
+
+/** A message for any thrown value, for logs and dead-letter reasons. */
+export function describeError(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

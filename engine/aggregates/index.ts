@@ -1,0 +1,7 @@
+export { count } from './count.ts';
+export { sum } from './sum.ts';
+export { avg } from './avg.ts';
+export { min, max } from './min-max.ts';
+export { distinctCount } from './distinct-count.ts';
+export { percentile, median } from './percentile.ts';
+export { topK, type TopKEntry } from './top-k.ts';
