@@ -1,0 +1,44 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const BIN = join(import.meta.dirname, '..', 'bin', 'shardflow.mjs');
+
+function shardflow(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', ...env }, timeout: 60_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('the shardflow command', () => {
+  it('runs a job in-process and writes one NDJSON result per key and window', () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'shardflow-cli-')), 'results.ndjson');
+    const r = shardflow(['run', '--job', 'station-sentiment', '--events', '3000', '--seed', '5', '--out', out], { SHARDFLOW_LOG_LEVEL: 'warn' });
+    expect(r.stderr).not.toMatch(/Error/);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/events in\s+3000/);
+    expect(r.stdout).toMatch(/dead-lettered\s+\d+ \(/);
+    const rows = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows.length).toBeGreaterThan(10);
+    expect(rows[0]).toMatchObject({ job: 'station-sentiment', key: expect.stringMatching(/^ST-\d\d\|/), window_start: expect.any(Number), window_end: expect.any(Number), feedback: expect.any(Number) });
+    expect(new Set(rows.map((x) => `${x.key}|${x.window_start}`)).size).toBe(rows.length);
+  });
+
+  it('exits 2 with advice for an unknown job, an unknown flag or an unknown setting', () => {
+    const unknownJob = shardflow(['run', '--job', 'nope']);
+    expect(unknownJob.code).toBe(2);
+    expect(unknownJob.stderr).toMatch(/no job named "nope"; available: station-sentiment/);
+    const badFlag = shardflow(['run', '--jbo', 'x']);
+    expect(badFlag.code).toBe(2);
+    expect(badFlag.stderr).toMatch(/--jbo/);
+    const badEnv = shardflow(['jobs'], { SHARDFLOW_LOGLEVEL: 'debug' });
+    expect(badEnv.code).toBe(2);
+    expect(badEnv.stderr).toMatch(/unknown setting SHARDFLOW_LOGLEVEL; known: SHARDFLOW_LOG_LEVEL/);
+  });
+
+  it('prints help for every verb', () => {
+    expect(shardflow(['--help'])).toMatchObject({ code: 0, stdout: expect.stringMatching(/Commands:/) });
+    expect(shardflow(['run', '--help'])).toMatchObject({ code: 0, stdout: expect.stringMatching(/--events N/) });
+  });
+});

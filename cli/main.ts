@@ -1,0 +1,81 @@
+// The `shardflow` command. Exit codes: 0 success, 1 failure at run time, 2 bad usage or config.
+import { parseArgs } from 'node:util';
+import { describeConfig, loadConfig } from '../common/config.ts';
+import { isShardflowError, ShardflowError } from '../common/errors.ts';
+import { createLogger } from '../common/logger.ts';
+import { getJob, jobNames } from '../jobs/catalog.ts';
+import { RUN_HELP, runCommand } from './commands/run.ts';
+
+const HELP = `shardflow — distributed stream processing on NATS JetStream
+
+Usage: shardflow <command> [options]
+
+Commands:
+  run     run a job in this process over generated or NDJSON events, write its results
+  jobs    list the jobs that ship with shardflow
+
+Run \`shardflow <command> --help\` for a command's options.
+
+Environment:
+${describeConfig()
+  .map((c) => `  ${c.name.padEnd(20)} ${c.description} (default ${JSON.stringify(c.default)})`)
+  .join('\n')}`;
+
+function main(argv: string[]): number {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(HELP + '\n');
+    return command === undefined ? 2 : 0;
+  }
+  const config = loadConfig();
+  const log = createLogger('cli', config.LOG_LEVEL, { command });
+  switch (command) {
+    case 'run': {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          job: { type: 'string' },
+          events: { type: 'string', default: '20000' },
+          seed: { type: 'string', default: '1' },
+          input: { type: 'string' },
+          out: { type: 'string' },
+          help: { type: 'boolean', short: 'h' },
+        },
+        strict: true,
+      });
+      if (values.help) {
+        process.stdout.write(RUN_HELP + '\n');
+        return 0;
+      }
+      if (!values.job) throw usage(`--job is required; one of: ${jobNames().join(', ')}`);
+      const events = wholeNumber(values.events, '--events');
+      const seed = wholeNumber(values.seed, '--seed');
+      return runCommand({ job: values.job, events, seed, input: values.input, out: values.out }, config, log);
+    }
+    case 'jobs': {
+      for (const name of jobNames()) process.stdout.write(`${name.padEnd(24)} ${getJob(name).description}\n`);
+      return 0;
+    }
+    default:
+      throw usage(`unknown command "${command}"; run \`shardflow --help\``);
+  }
+}
+
+function usage(message: string): ShardflowError {
+  return new ShardflowError('CONFIG_INVALID', message);
+}
+
+function wholeNumber(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw usage(`${flag} must be a whole number, got "${value}"`);
+  return n;
+}
+
+try {
+  process.exitCode = main(process.argv.slice(2));
+} catch (err) {
+  const userError = isShardflowError(err) && err.domain === 'user';
+  const parseError = err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS');
+  process.stderr.write(`shardflow: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = userError || parseError ? 2 : 1;
+}
