@@ -2,6 +2,7 @@
 // how they are windowed and aggregated, and where results go. `defineJob` checks the whole definition
 // once and reports every problem at the same time, as advice.
 import type { z } from 'zod';
+
 import { parseDuration, type Duration } from '../common/duration.ts';
 import { ShardflowError } from '../common/errors.ts';
 import { ingestSubject, JOB_NAME_PATTERN } from '../common/names.ts';
@@ -71,7 +72,9 @@ export interface Job<E = unknown> {
 
 const MiB = 1024 * 1024;
 
-export function defineJob<E>(def: JobDefinition<E>): Job<E> {
+/** Checks and normalizes a job definition; the event type is the output type of its schema. */
+export function defineJob<S extends z.ZodType>(def: JobDefinition<z.output<S>> & { schema: S }): Job<z.output<S>> {
+  type E = z.output<S>;
   const problems: string[] = [];
   const attempt = <T>(fn: () => T, fallback: T): T => {
     try {

@@ -54,7 +54,7 @@ export function generateFeedback(random: Random, index: number, startTime: numbe
   return JSON.stringify(event);
 }
 
-export const stationSentiment = defineJob<Feedback>({
+export const stationSentiment = defineJob({
   name: 'station-sentiment',
   description: 'Per station and service, every minute: feedback count, average rating and comment sentiment',
   source: { partitions: 16 },
@@ -67,8 +67,8 @@ export const stationSentiment = defineJob<Feedback>({
   aggregates: {
     feedback: count(),
     avg_rating: avg('rating'),
-    avg_sentiment: avg((e) => sentimentScore(e.comment)),
-    negative_share: avg((e) => (sentimentScore(e.comment) < 0 ? 1 : 0)),
+    avg_sentiment: avg((e: Feedback) => sentimentScore(e.comment)),
+    negative_share: avg((e: Feedback) => (sentimentScore(e.comment) < 0 ? 1 : 0)),
     top_comments: topK('comment', 3),
   },
   sink: { type: 'kv' },
