@@ -16,7 +16,7 @@ export function engineSnapshot(log: (line: string) => void): Figure[] {
   const t0 = Date.UTC(2026, 0, 1);
   for (let i = 0; i < 100_000; i++) op.process(`key-${i}`, t0 + i, { v: i % 1000 });
   if (op.openWindows !== 100_000) throw new Error(`expected 100000 open windows, got ${op.openWindows}`);
-  let bytes = new Uint8Array();
+  let bytes: Uint8Array = new Uint8Array(0);
   let snapMs = Infinity;
   let restoreMs = Infinity;
   for (let round = 0; round < 5; round++) {
