@@ -25,7 +25,21 @@ export const ERROR_CODES = {
   ACTOR_STOPPED: { domain: 'internal', retryable: false, summary: 'the actor is stopped' },
   ACTOR_MAILBOX_FULL: { domain: 'internal', retryable: true, summary: "the actor's mailbox is full" },
   ACTOR_ESCALATED: { domain: 'internal', retryable: false, summary: 'an actor kept failing and was stopped' },
+  ACTOR_FAILED: { domain: 'internal', retryable: false, summary: 'the actor threw while handling the request' },
+  ACTOR_NAME_TAKEN: { domain: 'internal', retryable: false, summary: 'a sibling actor already has that name' },
+  ACTOR_ARGUMENT_INVALID: {
+    domain: 'user',
+    retryable: false,
+    summary: 'an actor name, spawn option or request timeout is invalid',
+  },
   REQUEST_TIMEOUT: { domain: 'internal', retryable: true, summary: 'a request got no reply in time' },
+  PARTITION_FENCED: {
+    domain: 'internal',
+    retryable: false,
+    summary: 'another worker took over the partition; this one must stop it',
+  },
+  CHECKPOINT_CORRUPT: { domain: 'internal', retryable: false, summary: 'a stored checkpoint is incomplete' },
+  SINK_FAILED: { domain: 'external', retryable: true, summary: 'the sink did not accept results' },
   NATS_SERVER_MISSING: { domain: 'external', retryable: false, summary: 'nats-server is not installed' },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
