@@ -4,15 +4,21 @@ import { describeConfig, loadConfig } from '../common/config.ts';
 import { isShardflowError, ShardflowError } from '../common/errors.ts';
 import { createLogger } from '../common/logger.ts';
 import { getJob, jobNames } from '../jobs/catalog.ts';
+import { PRODUCE_HELP, produceCommand } from './commands/produce.ts';
+import { RESULTS_HELP, resultsCommand } from './commands/results.ts';
 import { RUN_HELP, runCommand } from './commands/run.ts';
+import { WORKER_HELP, workerCommand } from './commands/worker.ts';
 
 const HELP = `shardflow — distributed stream processing on NATS JetStream
 
 Usage: shardflow <command> [options]
 
 Commands:
-  run     run a job in this process over generated or NDJSON events, write its results
-  jobs    list the jobs that ship with shardflow
+  run       run a job in this process over generated or NDJSON events, write its results
+  worker    run a worker process: partitions of jobs, checkpointed to JetStream KV
+  produce   publish a job's generated (or NDJSON) events to its partitions
+  results   print a job's results from the cluster as NDJSON
+  jobs      list the jobs that ship with shardflow
 
 Run \`shardflow <command> --help\` for a command's options.
 
@@ -21,14 +27,14 @@ ${describeConfig()
   .map((c) => `  ${c.name.padEnd(20)} ${c.description} (default ${JSON.stringify(c.default)})`)
   .join('\n')}`;
 
-function main(argv: string[]): number {
+async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(HELP + '\n');
     return command === undefined ? 2 : 0;
   }
   const config = loadConfig();
-  const log = createLogger('cli', config.LOG_LEVEL, { command });
+  const log = createLogger(command === 'worker' ? 'worker' : 'cli', config.LOG_LEVEL, command === 'worker' ? {} : { command });
   switch (command) {
     case 'run': {
       const { values } = parseArgs({
@@ -52,6 +58,53 @@ function main(argv: string[]): number {
       const seed = wholeNumber(values.seed, '--seed');
       return runCommand({ job: values.job, events, seed, input: values.input, out: values.out }, config, log);
     }
+    case 'worker': {
+      const { values } = parseArgs({
+        args: rest,
+        options: { job: { type: 'string', multiple: true }, partitions: { type: 'string' }, id: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+        strict: true,
+      });
+      if (values.help) return help(WORKER_HELP);
+      if (!values.job?.length) throw usage(`--job is required; one of: ${jobNames().join(', ')}`);
+      return workerCommand({ jobs: values.job, partitions: values.partitions, id: values.id }, config, log);
+    }
+    case 'produce': {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          job: { type: 'string' },
+          events: { type: 'string', default: '10000' },
+          seed: { type: 'string', default: '1' },
+          rate: { type: 'string', default: '0' },
+          input: { type: 'string' },
+          start: { type: 'string' },
+          id: { type: 'string' },
+          help: { type: 'boolean', short: 'h' },
+        },
+        strict: true,
+      });
+      if (values.help) return help(PRODUCE_HELP);
+      if (!values.job) throw usage(`--job is required; one of: ${jobNames().join(', ')}`);
+      return produceCommand(
+        {
+          job: values.job,
+          events: wholeNumber(values.events, '--events'),
+          seed: wholeNumber(values.seed, '--seed'),
+          rate: wholeNumber(values.rate, '--rate'),
+          input: values.input,
+          start: values.start === undefined ? undefined : wholeNumber(values.start, '--start'),
+          id: values.id,
+        },
+        config,
+        log,
+      );
+    }
+    case 'results': {
+      const { values } = parseArgs({ args: rest, options: { job: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true });
+      if (values.help) return help(RESULTS_HELP);
+      if (!values.job) throw usage(`--job is required; one of: ${jobNames().join(', ')}`);
+      return resultsCommand({ job: values.job }, config);
+    }
     case 'jobs': {
       for (const name of jobNames()) process.stdout.write(`${name.padEnd(24)} ${getJob(name).description}\n`);
       return 0;
@@ -59,6 +112,11 @@ function main(argv: string[]): number {
     default:
       throw usage(`unknown command "${command}"; run \`shardflow --help\``);
   }
+}
+
+function help(text: string): number {
+  process.stdout.write(text + '\n');
+  return 0;
 }
 
 function usage(message: string): ShardflowError {
@@ -72,10 +130,12 @@ function wholeNumber(value: string, flag: string): number {
 }
 
 try {
-  process.exitCode = main(process.argv.slice(2));
+  process.exitCode = await main(process.argv.slice(2));
 } catch (err) {
   const userError = isShardflowError(err) && err.domain === 'user';
   const parseError = err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS');
   process.stderr.write(`shardflow: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exitCode = userError || parseError ? 2 : 1;
 }
+// Open handles (timers, sockets) must not keep a finished command alive; stdout is flushed first.
+process.stdout.write('', () => process.exit(process.exitCode ?? 0));

@@ -11,6 +11,12 @@ export const configSchema = z.strictObject({
     .default('info')
     .describe('pino log level of every process'),
   DATA_DIR: z.string().min(1).default('.shardflow').describe('folder for local state: embedded nats-server store, result files'),
+  NATS_URL: z.string().min(1).default('nats://127.0.0.1:4322').describe('NATS server(s) of the cluster, comma-separated (the embedded default listens on 4322)'),
+  REPLICAS: z.coerce.number().int().min(1).max(5).default(1).describe('replicas of streams and buckets (3 on a 3-node NATS cluster)'),
+  WORKER_ID: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional().describe('id of a worker process (default: worker-<pid>)'),
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(0).describe('port of /metrics for this process (0: a free port, logged at start)'),
+  CHECKPOINT_INTERVAL_MS: z.coerce.number().int().min(50).default(1_000).describe('ms between checkpoints of a partition'),
+  CHECKPOINT_EVERY_EVENTS: z.coerce.number().int().min(1).default(50_000).describe('checkpoint a partition after this many events, whichever comes first'),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -19,7 +25,7 @@ export type Config = z.infer<typeof configSchema>;
 export function describeConfig(): { name: string; default: unknown; description: string }[] {
   return Object.entries(configSchema.shape).map(([key, schema]) => ({
     name: ENV_PREFIX + key,
-    default: (schema as z.ZodDefault<z.ZodType>).def.defaultValue,
+    default: 'defaultValue' in schema.def ? (schema.def as { defaultValue: unknown }).defaultValue : undefined,
     description: schema.description ?? '',
   }));
 }
@@ -39,4 +45,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ShardflowError('CONFIG_INVALID', `invalid configuration:\n  - ${problems.join('\n  - ')}`);
   }
   return parsed.data;
+}
+
+/** Folders searched for programs such as nats-server (the PATH of this process). */
+export function programSearchPath(env: NodeJS.ProcessEnv = process.env): string[] {
+  return (env.PATH ?? '').split(':').filter(Boolean);
 }

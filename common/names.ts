@@ -3,17 +3,81 @@
 /** Job names become parts of subjects and bucket names: lowercase letters, digits and dashes. */
 export const JOB_NAME_PATTERN = /^[a-z][a-z0-9-]{0,47}$/;
 
-/** Where any producer publishes a job's raw JSON events. */
+/** Where any producer publishes a job's raw JSON events (routed to partitions by a worker). */
 export function ingestSubject(job: string): string {
   return `shardflow.ingest.${job}`;
 }
 
-/** Where events that could not be processed are published, with the reason in headers. */
-export function deadLetterSubject(job: string): string {
-  return `shardflow.dlq.${job}`;
+/** Stream of raw events published to the ingest subject. */
+export function ingestStream(job: string): string {
+  return `shardflow-${job}-ingest`;
 }
 
-/** Where events that arrived after their windows closed are published. */
-export function lateSubject(job: string): string {
-  return `shardflow.late.${job}`;
+/** The partitioned input: one subject per partition in one stream. */
+export function inputStream(job: string): string {
+  return `shardflow-${job}-in`;
 }
+
+export function partitionSubject(job: string, partition: number): string {
+  return `shardflow.in.${job}.${partition}`;
+}
+
+export function inputSubjects(job: string): string {
+  return `shardflow.in.${job}.*`;
+}
+
+/** Dead letters: one subject per source position, one message per subject, so a replay overwrites. */
+export function deadLetterStream(job: string): string {
+  return `shardflow-${job}-dlq`;
+}
+
+export function deadLetterSubject(job: string, partition: number, seq: number): string {
+  return `shardflow.dlq.${job}.${partition}.${seq}`;
+}
+
+export function deadLetterSubjects(job: string): string {
+  return `shardflow.dlq.${job}.>`;
+}
+
+/** Late events (the side output of the window operators), keyed by source position like dead letters. */
+export function lateStream(job: string): string {
+  return `shardflow-${job}-late`;
+}
+
+export function lateSubject(job: string, partition: number, seq: number): string {
+  return `shardflow.late.${job}.${partition}.${seq}`;
+}
+
+export function lateSubjects(job: string): string {
+  return `shardflow.late.${job}.>`;
+}
+
+/** KV bucket of a job's results (the embedded default sink). */
+export function resultsBucket(job: string): string {
+  return `shardflow-results-${job}`;
+}
+
+/** KV bucket of every partition's checkpoints and ownership epochs. */
+export const CHECKPOINTS_BUCKET = 'shardflow-checkpoints';
+
+export function checkpointKey(job: string, partition: number): string {
+  return `${job}.p${partition}`;
+}
+
+export function checkpointChunkKey(job: string, partition: number, snapshotId: string, index: number): string {
+  return `${job}.p${partition}.s${snapshotId}.${index}`;
+}
+
+export function checkpointChunkPrefix(job: string, partition: number): string {
+  return `${job}.p${partition}.s`;
+}
+
+/** Headers of control messages in a partition (watermark markers) and of side-output messages. */
+export const HEADERS = {
+  control: 'Shardflow-Control',
+  watermark: 'Shardflow-Watermark',
+  reason: 'Shardflow-Reason',
+  message: 'Shardflow-Message',
+  sourceSeq: 'Shardflow-Source-Seq',
+  partition: 'Shardflow-Partition',
+} as const;

@@ -98,3 +98,19 @@ describe('an operator with an idle timeout', () => {
 
   });
 });
+
+describe('a watermark marker from the log', () => {
+  it('moves the watermark forward only, and fires the windows it passes', () => {
+    const out: EngineRecord[] = [];
+    const op = new WindowOperator<number>({ window: tumbling(10), aggregates: { n: count() }, emit: (r) => out.push(r) });
+    op.process('k', 3, 1);
+    op.process('k', 14, 1); // watermark 13: [0, 10) fires
+    expect(op.nextFireTime).toBe(19);
+    op.advanceWatermark(25);
+    expect(out.map((r) => r.type === 'result' && r.start)).toEqual([0, 10]);
+    op.advanceWatermark(5);
+    expect(op.watermark).toBe(25);
+    op.process('k', 12, 1);
+    expect(out.at(-1)).toMatchObject({ type: 'late', reason: 'window-closed' });
+  });
+});

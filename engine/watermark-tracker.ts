@@ -85,6 +85,21 @@ export class WatermarkTracker {
     return changed ? this.recompute() : false;
   }
 
+  /** A watermark decided upstream (a marker in the log): moves the watermark forward, never back.
+   *  Returns true when it advanced. */
+  advanceTo(watermark: number): boolean {
+    if (watermark <= this.current) return false;
+    this.current = watermark;
+    return true;
+  }
+
+  /** Largest event time seen on any input. */
+  get latestEventTime(): number {
+    let latest = -Infinity;
+    for (const s of this.inputs.values()) if (s.maxEventTime > latest) latest = s.maxEventTime;
+    return latest;
+  }
+
   /** End of a bounded input: every window may fire. */
   finish(): void {
     this.current = Infinity;

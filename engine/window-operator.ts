@@ -127,6 +127,27 @@ export class WindowOperator<V> {
     }
   }
 
+  /** The earliest watermark at which some window fires or is cleaned up (Infinity: none open). */
+  get nextFireTime(): number {
+    return this.state.nextDue;
+  }
+
+  /** Largest event time seen. */
+  get latestEventTime(): number {
+    return this.tracker.latestEventTime;
+  }
+
+  /**
+   * Moves the watermark to a value decided upstream, e.g. a marker a worker wrote into the log when
+   * its partition went idle. Deterministic, unlike `onProcessingTime`: a replay of the same log
+   * meets the marker at the same position.
+   */
+  advanceWatermark(watermark: number): void {
+    if (this.tracker.advanceTo(watermark) && this.tracker.watermark >= this.state.nextDue) {
+      this.state.fireDue(this.tracker.watermark);
+    }
+  }
+
   /** End of a bounded input: fires every open window and drops all state. */
   endOfInput(): void {
     this.tracker.finish();

@@ -1,4 +1,6 @@
-// The jobs that ship with shardflow, by name.
+// The jobs that ship with shardflow, by name, and jobs of your own, by the path of their module.
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { ShardflowError } from '../common/errors.ts';
 import type { Job } from './define-job.ts';
 import { stationSentiment } from './examples/station-sentiment.ts';
@@ -12,7 +14,23 @@ export function jobNames(): string[] {
 export function getJob(name: string): Job<unknown> {
   const job = CATALOG.get(name);
   if (!job) {
-    throw new ShardflowError('JOB_UNKNOWN', `there is no job named "${name}"; available: ${jobNames().join(', ')}`);
+    throw new ShardflowError('JOB_UNKNOWN', `there is no job named "${name}"; available: ${jobNames().join(', ')} (or give the path of a module whose default export is a defineJob(...))`);
   }
   return job as unknown as Job<unknown>;
+}
+
+/** A shipped job by name, or the default export of a module (`./my-job.ts`, `/abs/job.js`). */
+export async function loadJob(nameOrPath: string): Promise<Job<unknown>> {
+  if (!/[/\\]|\.(ts|js|mjs)$/.test(nameOrPath)) return getJob(nameOrPath);
+  let mod: { default?: unknown };
+  try {
+    mod = (await import(pathToFileURL(resolve(nameOrPath)).href)) as { default?: unknown };
+  } catch (cause) {
+    throw new ShardflowError('JOB_UNKNOWN', `cannot load the job module ${nameOrPath}: ${(cause as Error).message}`, { cause });
+  }
+  const job = mod.default as Partial<Job<unknown>> | undefined;
+  if (!job || typeof job.name !== 'string' || typeof job.keyOf !== 'function') {
+    throw new ShardflowError('JOB_INVALID', `${nameOrPath} must export default defineJob({ ... })`);
+  }
+  return job as Job<unknown>;
 }

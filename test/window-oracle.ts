@@ -12,6 +12,8 @@ export interface OracleEvent {
   input: number;
   v: number;
   id: number;
+  /** Set on a watermark marker read from the log (not an event): the watermark moves up to it. */
+  marker?: number;
 }
 
 export interface OracleSpec {
@@ -68,6 +70,10 @@ function makeWatermark(bound: number) {
       wm = Math.max(wm, min);
       return wm;
     },
+    advance(to: number): number {
+      wm = Math.max(wm, to);
+      return wm;
+    },
   };
 }
 
@@ -95,6 +101,11 @@ export function alignedOracle(events: OracleEvent[], spec: OracleSpec) {
   for (const [i, e] of events.entries()) {
     at = i;
     const w = wm.value;
+    if (e.marker !== undefined) {
+      const after = wm.advance(e.marker);
+      for (const [id, win] of windows) if (w < win.end - 1 && win.end - 1 <= after) emit(id, win.values);
+      continue;
+    }
     let accepted = false;
     for (let s = e.ts - spec.size + 1; s <= e.ts; s++) {
       if ((((s - spec.offset) % spec.slide) + spec.slide) % spec.slide !== 0) continue;

@@ -8,7 +8,7 @@ import type { Logger } from '../../common/logger.ts';
 import { seededRandom } from '../../common/random.ts';
 import { describeWindow } from '../../engine/window.ts';
 import type { WindowResult } from '../../engine/records.ts';
-import { getJob } from '../../jobs/catalog.ts';
+import { loadJob } from '../../jobs/catalog.ts';
 import { runLocal } from '../../jobs/local-runner.ts';
 import { progressBar } from '../progress.ts';
 
@@ -29,8 +29,8 @@ export interface RunOptions {
   out?: string;
 }
 
-export function runCommand(options: RunOptions, config: Config, log: Logger): number {
-  const job = getJob(options.job);
+export async function runCommand(options: RunOptions, config: Config, log: Logger): Promise<number> {
+  const job = await loadJob(options.job);
   let raws: string[];
   if (options.input) {
     raws = readFileSync(options.input, 'utf8').split('\n').filter((l) => l.trim() !== '');

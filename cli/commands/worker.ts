@@ -1,0 +1,44 @@
+// `shardflow worker`: one worker process running the given partitions of the given jobs until SIGTERM.
+import type { Config } from '../../common/config.ts';
+import type { Logger } from '../../common/logger.ts';
+import { startMetricsServer } from '../../common/metrics-server.ts';
+import { Worker } from '../../cluster/worker.ts';
+import { loadJob } from '../../jobs/catalog.ts';
+import { parsePartitions } from '../partition-spec.ts';
+
+export const WORKER_HELP = `Usage: shardflow worker --job NAME [--job NAME ...] [--partitions SPEC] [--id ID]
+
+Runs a worker process: the given partitions of each job, resumed from their checkpoints, until SIGTERM
+or Ctrl-C, which checkpoints and releases every partition before exiting.
+  --job NAME         a job to run (repeat for several)
+  --partitions SPEC  which partitions, e.g. "0-7" or "0,2,4" (default: all)
+  --id ID            worker id (default SHARDFLOW_WORKER_ID, else worker-<pid>)
+Connects to SHARDFLOW_NATS_URL; serves metrics on SHARDFLOW_METRICS_PORT.`;
+
+export async function workerCommand(options: { jobs: string[]; partitions?: string; id?: string }, config: Config, log: Logger): Promise<number> {
+  const jobs = await Promise.all(options.jobs.map((name) => loadJob(name)));
+  const id = options.id ?? config.WORKER_ID ?? `worker-${process.pid}`;
+  const workerLog = log.child({ worker: id });
+  const assignments = jobs.map((job) => [job.name, parsePartitions(options.partitions, job.partitions)] as const);
+  const metricsServer = await startMetricsServer(config.METRICS_PORT);
+  const worker = await Worker.start({
+    id,
+    natsUrl: config.NATS_URL,
+    replicas: config.REPLICAS,
+    jobs,
+    checkpointIntervalMs: config.CHECKPOINT_INTERVAL_MS,
+    checkpointEveryEvents: config.CHECKPOINT_EVERY_EVENTS,
+    log: workerLog,
+  });
+  for (const [job, partitions] of assignments) worker.assign(job, partitions);
+  workerLog.info({ metricsPort: metricsServer.port, partitions: worker.owned.length, nats: config.NATS_URL }, 'worker ready');
+  const signal = await new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  workerLog.info({ signal }, 'stopping: checkpointing and releasing partitions');
+  const reports = await worker.shutdown();
+  await metricsServer.close();
+  workerLog.info({ checkpoints: reports.length }, 'worker stopped');
+  return 0;
+}

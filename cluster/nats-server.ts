@@ -1,0 +1,157 @@
+// Starts and stops real nats-server processes (single node or a cluster with JetStream) on loopback
+// ports of their own, each with its own store folder. Used by the embedded local cluster and by the
+// integration tests; never touches a server that happens to be running elsewhere.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createServer, connect as tcpConnect } from 'node:net';
+import { join } from 'node:path';
+import { programSearchPath } from '../common/config.ts';
+import { ShardflowError } from '../common/errors.ts';
+
+export interface NatsServerOptions {
+  /** Folder for the JetStream store, the config file and the log. Created when missing. */
+  dir: string;
+  /** Client port; 0 picks a free one. */
+  port?: number;
+  /** Name of the server (required in a cluster). */
+  name?: string;
+  /** Largest message the server accepts, bytes. Default 1 MiB (the nats-server default). */
+  maxPayload?: number;
+  cluster?: { name: string; port: number; routes: number[] };
+  /** Path of the nats-server binary; default: found on PATH or in /usr/sbin. */
+  binary?: string;
+}
+
+export function findNatsServerBinary(explicit?: string): string {
+  const candidates = explicit ? [explicit] : [...programSearchPath().map((d) => join(d, 'nats-server')), '/usr/sbin/nats-server', '/usr/local/bin/nats-server'];
+  for (const c of candidates) if (c && existsSync(c)) return c;
+  throw new ShardflowError(
+    'NATS_SERVER_MISSING',
+    'nats-server is not installed: on Debian/Ubuntu run `sudo apt-get install -y nats-server` (or `bash scripts/ensure-nats-server.sh` as root); elsewhere install nats-server 2.9+ and put it on PATH',
+  );
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      srv.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export class NatsServerProcess {
+  private child: ChildProcess | undefined;
+  private exited: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly options: Required<Pick<NatsServerOptions, 'dir' | 'port'>> & NatsServerOptions,
+    private readonly binary: string,
+  ) {}
+
+  get port(): number {
+    return this.options.port;
+  }
+
+  get url(): string {
+    return `nats://127.0.0.1:${this.options.port}`;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** Starts (or restarts) the server and resolves once it accepts connections. */
+  async start(): Promise<void> {
+    const { dir, port, name, maxPayload, cluster } = this.options;
+    mkdirSync(dir, { recursive: true });
+    const lines = [
+      `listen: "127.0.0.1:${port}"`,
+      name ? `server_name: "${name}"` : '',
+      `max_payload: ${maxPayload ?? 1024 * 1024}`,
+      `jetstream { store_dir: "${join(dir, 'jetstream')}" }`,
+      cluster
+        ? `cluster { name: "${cluster.name}", listen: "127.0.0.1:${cluster.port}", routes: [${cluster.routes.map((p) => `"nats://127.0.0.1:${p}"`).join(', ')}] }`
+        : '',
+    ];
+    const configFile = join(dir, 'nats-server.conf');
+    writeFileSync(configFile, lines.filter(Boolean).join('\n') + '\n');
+    const child = spawn(this.binary, ['-c', configFile, '-l', join(dir, 'nats-server.log')], { stdio: 'ignore' });
+    this.child = child;
+    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    const deadline = Date.now() + 15_000;
+    while (!(await acceptsConnections(port))) {
+      if (child.exitCode !== null) throw new ShardflowError('CONFIG_INVALID', `nats-server exited at start with code ${child.exitCode}; see ${join(dir, 'nats-server.log')} (port ${port} taken?)`);
+      if (Date.now() > deadline) throw new ShardflowError('CONFIG_INVALID', `nats-server did not accept connections on port ${port} within 15 s; see ${join(dir, 'nats-server.log')}`);
+      await sleep(50);
+    }
+  }
+
+  /** Sends a signal: SIGKILL for a crash, SIGSTOP/SIGCONT to pause and resume. */
+  signal(signal: NodeJS.Signals): void {
+    this.child?.kill(signal);
+  }
+
+  /** Stops the server (SIGTERM, then SIGKILL after a grace period) and waits for it to exit. */
+  async stop(graceMs = 5_000): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGCONT');
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  /** kill -9, and wait for the process to be gone. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGKILL');
+    await this.exited;
+  }
+}
+
+export async function startNatsServer(options: NatsServerOptions): Promise<NatsServerProcess> {
+  const server = new NatsServerProcess({ ...options, port: options.port || (await freePort()) }, findNatsServerBinary(options.binary));
+  await server.start();
+  return server;
+}
+
+/** A JetStream cluster of `size` nodes on free loopback ports, in subfolders of `dir`. */
+export async function startNatsCluster(dir: string, size = 3, maxPayload?: number): Promise<NatsServerProcess[]> {
+  const binary = findNatsServerBinary();
+  const clientPorts: number[] = [];
+  const routePorts: number[] = [];
+  for (let i = 0; i < size; i++) {
+    clientPorts.push(await freePort());
+    routePorts.push(await freePort());
+  }
+  const servers = clientPorts.map(
+    (port, i) =>
+      new NatsServerProcess(
+        { dir: join(dir, `n${i + 1}`), port, name: `n${i + 1}`, maxPayload, cluster: { name: 'shardflow', port: routePorts[i]!, routes: routePorts.filter((_, j) => j !== i) } },
+        binary,
+      ),
+  );
+  await Promise.all(servers.map((s) => s.start()));
+  return servers;
+}
+
+function acceptsConnections(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = tcpConnect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

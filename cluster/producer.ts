@@ -1,0 +1,55 @@
+// Publishes a job's raw JSON events to its partitions: the partition comes from the event's key (the
+// job's own key function), every publish is acknowledged by JetStream, and carries a message id so a
+// retried publish is stored once. Events whose key cannot be read still go in (to the partition of a
+// hash of their bytes) so the worker dead-letters them with the reason.
+import type { JetStreamClient, PubAck } from '@nats-io/jetstream';
+import { partitionOf, fnv1a32 } from '../common/partition.ts';
+import { partitionSubject } from '../common/names.ts';
+import type { Job } from '../jobs/define-job.ts';
+import { decodeEvent } from '../jobs/event-decoder.ts';
+
+export interface ProducerOptions {
+  /** Prefix of message ids; the n-th event gets `<id>-<n>`. Same id and n: stored once. */
+  producerId: string;
+  /** Publishes awaiting their acknowledgement at once. */
+  maxInFlight?: number;
+}
+
+export class JobProducer<E> {
+  private readonly inFlight: Promise<PubAck>[] = [];
+  private next = 0;
+  published = 0;
+  duplicates = 0;
+
+  constructor(
+    private readonly js: JetStreamClient,
+    private readonly job: Job<E>,
+    private readonly options: ProducerOptions,
+  ) {}
+
+  /** The partition an event goes to. */
+  partitionOf(raw: string): number {
+    const decoded = decodeEvent(this.job, raw, Date.now());
+    return decoded.ok ? partitionOf(decoded.key, this.job.partitions) : fnv1a32(raw) % this.job.partitions;
+  }
+
+  /** Publishes one raw event; resolves when it may be followed (not necessarily acknowledged yet). */
+  async publish(raw: string, msgId = `${this.options.producerId}-${this.next++}`): Promise<void> {
+    const subject = partitionSubject(this.job.name, this.partitionOf(raw));
+    this.inFlight.push(this.js.publish(subject, raw, { msgID: msgId, timeout: 10_000 }));
+    if (this.inFlight.length >= (this.options.maxInFlight ?? 256)) await this.settle(this.inFlight.length / 2);
+  }
+
+  /** Waits until every publish so far is acknowledged. */
+  async flush(): Promise<void> {
+    await this.settle(this.inFlight.length);
+  }
+
+  private async settle(count: number): Promise<void> {
+    const done = this.inFlight.splice(0, Math.ceil(count));
+    for (const ack of await Promise.all(done)) {
+      this.published++;
+      if (ack.duplicate) this.duplicates++;
+    }
+  }
+}

@@ -1,0 +1,25 @@
+// Messages between the parts of a worker, as data. Each says who sends it and who answers.
+import type { JsMsg } from '@nats-io/jetstream';
+import type { ReplyTo } from '../actors/index.ts';
+
+/** What a partition reports after a checkpoint. */
+export interface CheckpointReport {
+  job: string;
+  partition: number;
+  /** Last stream sequence the checkpoint covers. */
+  seq: number;
+  bytes: number;
+  ms: number;
+}
+
+export type PartitionMessage =
+  /** From the partition's consumer loop: the next messages of the partition, in order. No reply. */
+  | { type: 'batch'; generation: number; messages: JsMsg[] }
+  /** From the worker's timer: check the checkpoint interval and idleness. No reply. */
+  | { type: 'tick' }
+  /** From the worker on graceful shutdown or hand-off: flush, checkpoint and (if `release`) give the
+   *  partition up. Replies with the checkpoint taken. */
+  | { type: 'checkpoint'; release: boolean; replyTo: ReplyTo<CheckpointReport> }
+  /** From the consumer loop: reading the partition failed; the actor fails and recovers from its
+   *  checkpoint. No reply. */
+  | { type: 'feed-failed'; generation: number; error: unknown };

@@ -1,0 +1,160 @@
+// A worker process: connects to NATS, makes sure each job's streams and buckets exist, runs one
+// partition actor per partition it owns, ticks them (checkpoint interval, idleness), and on a graceful
+// stop checkpoints and releases every partition before it exits.
+import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { ActorSystem, type ActorRef } from '../actors/index.ts';
+import { CHECKPOINTS_BUCKET } from '../common/names.ts';
+import type { Logger } from '../common/logger.ts';
+import { metrics } from '../common/metrics.ts';
+import type { Job } from '../jobs/define-job.ts';
+import { KvCheckpointStore } from './checkpoint-store.ts';
+import { PartitionActor, type PartitionEnv, type PartitionSlot } from './partition-actor.ts';
+import type { CheckpointReport, PartitionMessage } from './protocol.ts';
+import { openSink, type Sink } from './sinks/index.ts';
+import { ensureJobTopology, openBucket } from './topology.ts';
+
+export interface WorkerOptions {
+  id: string;
+  /** NATS servers, comma-separated. */
+  natsUrl: string;
+  replicas: number;
+  jobs: Job<unknown>[];
+  /** ms between checkpoints of a partition. */
+  checkpointIntervalMs: number;
+  checkpointEveryEvents: number;
+  log: Logger;
+}
+
+const TICK_MS = 200;
+
+export class Worker {
+  private readonly system: ActorSystem;
+  private readonly partitions = new Map<string, ActorRef<PartitionMessage>>();
+  private readonly sinks = new Map<string, Sink>();
+  private readonly timer: ReturnType<typeof setInterval>;
+  private closing = false;
+
+  private constructor(
+    private readonly options: WorkerOptions,
+    private readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+    private readonly store: KvCheckpointStore,
+  ) {
+    const log = options.log;
+    this.system = new ActorSystem({
+      onEvent: (e) => {
+        if (e.type === 'failed') log.warn({ path: e.path, phase: e.phase, err: String((e.error as Error)?.message ?? e.error) }, 'actor failed');
+        else if (e.type === 'restarted') log.info({ path: e.path, restarts: e.restarts, backoffMs: e.backoffMs }, 'actor restarted from its checkpoint');
+        else if (e.type === 'escalated') log.error({ path: e.path, err: e.error.message }, 'actor gave up after repeated failures');
+      },
+    });
+    this.timer = setInterval(() => this.tick(), TICK_MS);
+  }
+
+  static async start(options: WorkerOptions): Promise<Worker> {
+    const nc = await connect({ servers: options.natsUrl.split(','), name: options.id, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    const jsm = await jetstreamManager(nc);
+    for (const job of options.jobs) await ensureJobTopology(nc, jsm, job.name, { replicas: options.replicas });
+    const kv = await openBucket(nc, CHECKPOINTS_BUCKET, options.replicas);
+    const chunkSize = Math.max(64 * 1024, nc.info!.max_payload - 64 * 1024);
+    const worker = new Worker(options, nc, jetstream(nc), new KvCheckpointStore(kv, chunkSize));
+    for (const job of options.jobs) worker.sinks.set(job.name, await openSink(nc, job, options.replicas));
+    return worker;
+  }
+
+  get id(): string {
+    return this.options.id;
+  }
+
+  /** Partitions this worker runs, as "job/partition". */
+  get owned(): string[] {
+    return [...this.partitions.keys()];
+  }
+
+  /** Starts running the given partitions of a job (they resume from their checkpoints). */
+  assign(jobName: string, partitions: readonly number[]): void {
+    const job = this.options.jobs.find((j) => j.name === jobName);
+    if (!job) throw new Error(`worker ${this.id} does not run job ${jobName}`);
+    for (const p of partitions) {
+      const name = `${job.name}-${p}`;
+      if (this.partitions.has(name)) continue;
+      const env: PartitionEnv = {
+        js: this.js,
+        store: this.store,
+        sink: this.sinks.get(job.name)!,
+        workerId: this.id,
+        log: this.options.log,
+        checkpointIntervalMs: this.options.checkpointIntervalMs,
+        checkpointEveryEvents: this.options.checkpointEveryEvents,
+        onFenced: (j, partition) => void this.drop(j, partition),
+      };
+      // Each (re)start gets a fresh actor, which recovers from the partition's latest checkpoint; the
+      // slot keeps the lease so a restart resumes it rather than taking the partition again.
+      const slot: PartitionSlot = {};
+      const ref = this.system.spawn<PartitionMessage>(name, () => new PartitionActor(job, p, env, slot), {
+        mailboxCapacity: 8,
+        minBackoffMs: 100,
+        maxBackoffMs: 2_000,
+        maxRestarts: 30,
+        withinMs: 60_000,
+      });
+      this.partitions.set(name, ref);
+      metrics.partitionsOwned.inc({ job: job.name });
+    }
+  }
+
+  /** Checkpoints and releases one partition, then stops its actor (a graceful hand-off). */
+  async release(jobName: string, partition: number): Promise<CheckpointReport | undefined> {
+    const name = `${jobName}-${partition}`;
+    const ref = this.partitions.get(name);
+    if (!ref) return undefined;
+    let report: CheckpointReport | undefined;
+    try {
+      report = await ref.ask<CheckpointReport>((replyTo) => ({ type: 'checkpoint', release: true, replyTo }), 15_000);
+    } finally {
+      await this.drop(jobName, partition);
+    }
+    return report;
+  }
+
+  /** Graceful stop: checkpoint and release every partition, then close everything. */
+  async shutdown(): Promise<CheckpointReport[]> {
+    this.closing = true;
+    clearInterval(this.timer);
+    const reports = await Promise.all(
+      [...this.partitions.keys()].map(async (name) => {
+        const i = name.lastIndexOf('-');
+        return this.release(name.slice(0, i), Number(name.slice(i + 1))).catch((err: unknown) => {
+          this.options.log.warn({ partition: name, err: String((err as Error).message) }, 'final checkpoint failed; the next owner resumes from the previous one');
+          return undefined;
+        });
+      }),
+    );
+    await this.system.stop();
+    for (const sink of this.sinks.values()) await sink.close().catch(() => {});
+    await this.nc.drain().catch(() => {});
+    return reports.filter((r): r is CheckpointReport => r !== undefined);
+  }
+
+  private async drop(jobName: string, partition: number): Promise<void> {
+    const name = `${jobName}-${partition}`;
+    const ref = this.partitions.get(name);
+    if (!ref) return;
+    this.partitions.delete(name);
+    metrics.partitionsOwned.dec({ job: jobName });
+    await ref.stop({ drain: false });
+  }
+
+  private tick(): void {
+    if (this.closing) return;
+    for (const ref of this.partitions.values()) {
+      if (ref.mailboxSize > 0) continue;
+      try {
+        ref.tell({ type: 'tick' });
+      } catch {
+        // Full or stopping: it is busy, which is no time for a tick.
+      }
+    }
+  }
+}

@@ -1,0 +1,28 @@
+// Every Prometheus metric of the project, defined once, in one registry per process. Names follow the
+// Prometheus conventions: a unit suffix, `_total` for counters.
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export const registry = new Registry();
+collectDefaultMetrics({ register: registry, prefix: 'shardflow_process_' });
+
+const partitionLabels = ['job', 'partition'] as const;
+
+export const metrics = {
+  eventsIn: new Counter({ name: 'shardflow_events_in_total', help: 'Messages read from partition streams', labelNames: partitionLabels, registers: [registry] }),
+  eventsProcessed: new Counter({ name: 'shardflow_events_processed_total', help: 'Events that reached the window operators', labelNames: partitionLabels, registers: [registry] }),
+  lateEvents: new Counter({ name: 'shardflow_late_events_total', help: 'Events sent to the late side output', labelNames: partitionLabels, registers: [registry] }),
+  deadLetters: new Counter({ name: 'shardflow_dead_letters_total', help: 'Events dead-lettered, by reason', labelNames: ['job', 'reason'] as const, registers: [registry] }),
+  windowResults: new Counter({ name: 'shardflow_window_results_total', help: 'Window results (and retractions) written to the sink', labelNames: partitionLabels, registers: [registry] }),
+  consumerLag: new Gauge({ name: 'shardflow_consumer_lag_messages', help: 'Messages in the partition not yet processed', labelNames: partitionLabels, registers: [registry] }),
+  watermarkDelay: new Gauge({ name: 'shardflow_watermark_delay_seconds', help: 'Wall clock minus the partition watermark', labelNames: partitionLabels, registers: [registry] }),
+  checkpointDuration: new Histogram({
+    name: 'shardflow_checkpoint_duration_seconds',
+    help: 'Time to flush outputs, snapshot and store a checkpoint',
+    labelNames: ['job'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  }),
+  checkpointBytes: new Gauge({ name: 'shardflow_checkpoint_size_bytes', help: 'Size of the latest checkpoint snapshot', labelNames: partitionLabels, registers: [registry] }),
+  partitionsOwned: new Gauge({ name: 'shardflow_partitions_owned', help: 'Partitions this worker runs', labelNames: ['job'] as const, registers: [registry] }),
+  fenced: new Counter({ name: 'shardflow_partitions_fenced_total', help: 'Partitions stopped because another worker took them over', labelNames: ['job'] as const, registers: [registry] }),
+};
