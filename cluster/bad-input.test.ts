@@ -1,0 +1,67 @@
+// Integration: bad input through a real worker process never crashes it and is never dropped.
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { afterAll, describe, expect, it } from 'vitest';
+import { deadLetterStream, partitionSubject, resultsBucket } from '../common/names.ts';
+import { readStream, startTestNats, waitFor, WorkerProcess, type TestNats } from '../test/cluster-harness.ts';
+import { readKvResults } from './sinks/kv-sink.ts';
+import { ensureJobTopology } from './topology.ts';
+
+let nats: TestNats | undefined;
+let worker: WorkerProcess | undefined;
+afterAll(async () => {
+  await worker?.kill();
+  await nats?.close();
+});
+
+describe('a worker fed bad input', () => {
+  it('dead-letters every bad event with its reason and original bytes, and still counts every good one', async () => {
+    nats = await startTestNats({ maxPayload: 4 * 1024 * 1024 });
+    await ensureJobTopology(nats.nc, await jetstreamManager(nats.nc), 'counting', { replicas: 1 });
+    const js = jetstream(nats.nc);
+    const t = Date.UTC(2026, 0, 1);
+    const bad: [string, string][] = [
+      ['{"k": "a", "v": ', 'malformed-json'],
+      ['not json at all', 'malformed-json'],
+      [JSON.stringify({ k: 'a', v: 'twelve', t }), 'schema-violation'],
+      [JSON.stringify({ k: 'a', t }), 'schema-violation'],
+      [JSON.stringify({ k: 'a', v: 1, t, extra: true }), 'schema-violation'],
+      [JSON.stringify({ k: 'a', v: 1, t: 'soon' }), 'schema-violation'],
+      [JSON.stringify({ k: 'a', v: 1, t: Date.UTC(2999, 0, 1) }), 'event-time-out-of-range'],
+      [JSON.stringify({ k: 'a', v: 1, t: 0 }), 'event-time-out-of-range'],
+      [JSON.stringify({ k: '', v: 1, t }), 'schema-violation'],
+      [JSON.stringify({ k: 'a', v: 1, t, pad: 'x'.repeat(2 * 1024 * 1024) }), 'oversized'],
+    ];
+    const published = new Map<number, string>();
+    let good = 0;
+    for (let i = 0; i < 300; i++) {
+      const p = i % 8;
+      if (i % 30 === 0) {
+        const [raw, reason] = bad[(i / 30) % bad.length]!;
+        const ack = await js.publish(partitionSubject('counting', p), raw);
+        published.set(ack.seq, reason);
+      } else {
+        await js.publish(partitionSubject('counting', p), JSON.stringify({ k: `key-${p}`, v: i, t: t + i }));
+        good++;
+      }
+    }
+    worker = new WorkerProcess('w-bad', ['--job', 'test/fixtures/counting-job.ts'], { SHARDFLOW_NATS_URL: nats.url });
+    await worker.start();
+
+    await waitFor(async () => (await readStream(nats!.nc, deadLetterStream('counting'))).length === published.size, 30_000, 'dead letters');
+    const dlq = await readStream(nats.nc, deadLetterStream('counting'));
+    for (const m of dlq) {
+      const seq = Number(m.headers['Shardflow-Source-Seq']);
+      expect(m.headers['Shardflow-Reason'], m.headers['Shardflow-Message']).toBe(published.get(seq));
+      expect(m.headers['Shardflow-Message']!.length).toBeGreaterThan(10);
+    }
+    const oversized = dlq.find((m) => m.headers['Shardflow-Reason'] === 'oversized')!;
+    expect(oversized.data.byteLength).toBeGreaterThan(2 * 1024 * 1024);
+
+    const kv = await new Kvm(nats.nc).open(resultsBucket('counting'));
+    await waitFor(async () => (await readKvResults(kv)).reduce((n, r) => n + (r.count as number), 0) === good, 30_000, 'every good event counted');
+    expect(worker.running).toBe(true);
+    expect(worker.output).toMatch(/"reason":"oversized".*"msg":"event dead-lettered"/);
+    expect(await worker.stop()).toBe(0);
+  }, 90_000);
+});
