@@ -65,3 +65,38 @@ describe('a worker fed bad input', () => {
     expect(await worker.stop()).toBe(0);
   }, 90_000);
 });
+
+describe('the ingest subject', () => {
+  it('takes plain JSON from any NATS client and routes it to partitions exactly once, across a kill -9', async () => {
+    await worker?.kill();
+    await nats?.close();
+    nats = await startTestNats();
+    const { ingestSubject, inputStream } = await import('../common/names.ts');
+    // A plain NATS client: no shardflow library, no knowledge of partitions, no acknowledgements.
+    await ensureJobTopology(nats.nc, await jetstreamManager(nats.nc), 'counting', { replicas: 1 });
+    const t = Date.UTC(2026, 0, 1);
+    const total = 6_000;
+    for (let i = 0; i < total; i++) nats.nc.publish(ingestSubject('counting'), JSON.stringify({ k: `user-${i % 97}`, v: 1, t: t + i * 3 }));
+    await nats.nc.flush();
+    worker = new WorkerProcess('w-route', ['--job', 'test/fixtures/counting-job.ts'], { SHARDFLOW_NATS_URL: nats.url });
+    await worker.start();
+    await new Promise((r) => setTimeout(r, 150));
+    await worker.kill();
+    await worker.start();
+
+    const kv = await new Kvm(nats.nc).open(resultsBucket('counting'));
+    await waitFor(async () => (await readKvResults(kv)).reduce((n, r) => n + (r.count as number), 0) >= total, 60_000, 'every routed event counted').catch(async (err: Error) => {
+      const jsm = await jetstreamManager(nats!.nc);
+      const counted = (await readKvResults(kv)).reduce((n, r) => n + (r.count as number), 0);
+      const ingest = (await jsm.streams.info('shardflow-counting-ingest')).state.messages;
+      const input = (await jsm.streams.info(inputStream('counting'))).state.messages;
+      throw new Error(`${err.message}: counted ${counted}, ingest ${ingest}, input ${input}\n${worker!.output.split('\n').filter((l) => /"level":(40|50)/.test(l)).slice(-8).join('\n')}`);
+    });
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect((await readKvResults(kv)).reduce((n, r) => n + (r.count as number), 0)).toBe(total);
+    const stored = (await readStream(nats.nc, inputStream('counting'))).filter((m) => !m.headers['Shardflow-Control']);
+    expect(stored.length).toBe(total);
+    expect(new Set(stored.map((m) => new TextDecoder().decode(m.data))).size).toBe(total);
+    expect(await worker.stop()).toBe(0);
+  }, 90_000);
+});

@@ -39,6 +39,9 @@ export interface PartitionEnv {
   readonly checkpointEveryEvents: number;
   /** Called when another worker took the partition over; the worker stops this actor. */
   readonly onFenced: (job: string, partition: number) => void;
+  /** Whether everything published to the job's ingest subject has reached the partitions: a
+   *  partition is not idle while the router still has a backlog for it. */
+  readonly upstreamCaughtUp: () => Promise<boolean>;
   readonly clock?: () => number;
 }
 
@@ -233,6 +236,7 @@ export class PartitionActor<E> implements Behavior<PartitionMessage> {
     if (now - this.lastMessageAt < this.job.idleTimeout) return;
     const watermark = Math.max(operator.latestEventTime, now - this.job.maxOutOfOrderness - 1);
     if (!(watermark > operator.watermark && watermark >= operator.nextFireTime)) return;
+    if (!(await this.env.upstreamCaughtUp())) return;
     this.markerAfterSeq = this.lastSeq;
     const h = natsHeaders();
     h.set(HEADERS.control, 'idle');

@@ -1,5 +1,5 @@
-// Reads one partition of a job's input stream in order, from a given sequence, with an ordered
-// (ephemeral, flow-controlled) consumer, and hands it over in batches. A batch closes at `maxBatch`
+// Reads a stream (or one subject of it) in order, from a given sequence, with an ordered (ephemeral,
+// flow-controlled) consumer, and hands it over in batches. A batch closes at `maxBatch`
 // messages or when the partition is caught up, so quiet partitions still see each event at once.
 // Delivery awaits the receiver: a slow receiver slows the reading (bounded memory).
 import { DeliverPolicy, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
@@ -13,17 +13,29 @@ export interface PartitionFeed {
   readonly done: Promise<void>;
 }
 
-export async function feedPartition(
+/** One partition of a job's input stream. */
+export function feedPartition(
   js: JetStreamClient,
   job: string,
   partition: number,
   fromSeq: number,
   deliver: (batch: JsMsg[]) => Promise<void>,
   onError: (err: unknown) => void,
+): Promise<PartitionFeed> {
+  return feedStream(js, inputStream(job), partitionSubject(job, partition), fromSeq, deliver, onError);
+}
+
+export async function feedStream(
+  js: JetStreamClient,
+  stream: string,
+  subject: string | undefined,
+  fromSeq: number,
+  deliver: (batch: JsMsg[]) => Promise<void>,
+  onError: (err: unknown) => void,
   maxBatch = 500,
 ): Promise<PartitionFeed> {
-  const consumer = await js.consumers.get(inputStream(job), {
-    filter_subjects: partitionSubject(job, partition),
+  const consumer = await js.consumers.get(stream, {
+    ...(subject ? { filter_subjects: subject } : {}),
     deliver_policy: DeliverPolicy.StartSequence,
     opt_start_seq: Math.max(1, fromSeq),
   });

@@ -23,3 +23,14 @@ export type PartitionMessage =
   /** From the consumer loop: reading the partition failed; the actor fails and recovers from its
    *  checkpoint. No reply. */
   | { type: 'feed-failed'; generation: number; error: unknown };
+
+export type RouterMessage =
+  /** From the router's consumer loop: the next messages of the ingest stream, in order. No reply. */
+  | { type: 'batch'; generation: number; messages: JsMsg[] }
+  /** From the worker's timer: record the position, check the lease. No reply. */
+  | { type: 'tick' }
+  /** From the worker on graceful shutdown or hand-off: record the position and give the router up.
+   *  Replies with the position recorded. */
+  | { type: 'checkpoint'; release: boolean; replyTo: ReplyTo<number> }
+  /** From the consumer loop: reading failed; the router fails and resumes from its position. */
+  | { type: 'feed-failed'; generation: number; error: unknown };

@@ -1,18 +1,19 @@
 // A worker process: connects to NATS, makes sure each job's streams and buckets exist, runs one
 // partition actor per partition it owns, ticks them (checkpoint interval, idleness), and on a graceful
 // stop checkpoints and releases every partition before it exits.
-import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { ActorSystem, type ActorRef } from '../actors/index.ts';
-import { CHECKPOINTS_BUCKET } from '../common/names.ts';
+import { CHECKPOINTS_BUCKET, ingestStream, ROUTER_PARTITION } from '../common/names.ts';
 import type { Logger } from '../common/logger.ts';
 import { metrics } from '../common/metrics.ts';
 import type { Job } from '../jobs/define-job.ts';
 import { KvCheckpointStore } from './checkpoint-store.ts';
 import { PartitionActor, type PartitionEnv, type PartitionSlot } from './partition-actor.ts';
-import type { CheckpointReport, PartitionMessage } from './protocol.ts';
+import type { CheckpointReport, PartitionMessage, RouterMessage } from './protocol.ts';
 import { openSink, type Sink } from './sinks/index.ts';
 import { ensureJobTopology, openBucket } from './topology.ts';
+import { IngestRouterActor, type RouterEnv } from './ingest-router.ts';
 
 export interface WorkerOptions {
   id: string;
@@ -32,6 +33,8 @@ export class Worker {
   private readonly system: ActorSystem;
   private readonly partitions = new Map<string, ActorRef<PartitionMessage>>();
   private readonly sinks = new Map<string, Sink>();
+  private readonly routers = new Map<string, ActorRef<RouterMessage>>();
+  private readonly jsm: JetStreamManager;
   private readonly timer: ReturnType<typeof setInterval>;
   private closing = false;
 
@@ -40,7 +43,9 @@ export class Worker {
     private readonly nc: NatsConnection,
     private readonly js: JetStreamClient,
     private readonly store: KvCheckpointStore,
+    jsm: JetStreamManager,
   ) {
+    this.jsm = jsm;
     const log = options.log;
     this.system = new ActorSystem({
       onEvent: (e) => {
@@ -58,7 +63,7 @@ export class Worker {
     for (const job of options.jobs) await ensureJobTopology(nc, jsm, job.name, { replicas: options.replicas });
     const kv = await openBucket(nc, CHECKPOINTS_BUCKET, options.replicas);
     const chunkSize = Math.max(64 * 1024, nc.info!.max_payload - 64 * 1024);
-    const worker = new Worker(options, nc, jetstream(nc), new KvCheckpointStore(kv, chunkSize));
+    const worker = new Worker(options, nc, jetstream(nc), new KvCheckpointStore(kv, chunkSize), jsm);
     for (const job of options.jobs) worker.sinks.set(job.name, await openSink(nc, job, options.replicas));
     return worker;
   }
@@ -88,6 +93,7 @@ export class Worker {
         checkpointIntervalMs: this.options.checkpointIntervalMs,
         checkpointEveryEvents: this.options.checkpointEveryEvents,
         onFenced: (j, partition) => void this.drop(j, partition),
+        upstreamCaughtUp: () => this.routerCaughtUp(job.name),
       };
       // Each (re)start gets a fresh actor, which recovers from the partition's latest checkpoint; the
       // slot keeps the lease so a restart resumes it rather than taking the partition again.
@@ -101,7 +107,49 @@ export class Worker {
       });
       this.partitions.set(name, ref);
       metrics.partitionsOwned.inc({ job: job.name });
+      if (p === 0) this.startRouter(job);
     }
+  }
+
+  /** The owner of partition 0 of a job also runs its ingest router. */
+  private startRouter(job: Job<unknown>): void {
+    const slot: PartitionSlot = {};
+    const env: RouterEnv = {
+      js: this.js,
+      store: this.store,
+      workerId: this.id,
+      log: this.options.log,
+      checkpointIntervalMs: Math.min(this.options.checkpointIntervalMs, 500),
+      onFenced: (j) => void this.stopRouter(j, false),
+    };
+    const ref = this.system.spawn<RouterMessage>(`${job.name}-router`, () => new IngestRouterActor(job, env, slot), {
+      mailboxCapacity: 4,
+      minBackoffMs: 100,
+      maxBackoffMs: 2_000,
+      maxRestarts: 30,
+      withinMs: 60_000,
+    });
+    this.routers.set(job.name, ref);
+  }
+
+  private async stopRouter(jobName: string, release: boolean): Promise<void> {
+    const ref = this.routers.get(jobName);
+    if (!ref) return;
+    this.routers.delete(jobName);
+    if (release) {
+      await ref.ask<number>((replyTo) => ({ type: 'checkpoint', release: true, replyTo }), 15_000).catch((err: unknown) => {
+        this.options.log.warn({ job: jobName, err: String((err as Error).message) }, 'ingest router position not recorded; the next owner re-routes from the previous one (stored once)');
+      });
+    }
+    await ref.stop({ drain: false });
+  }
+
+  /** True when the job's ingest router has routed everything published so far. */
+  private async routerCaughtUp(jobName: string): Promise<boolean> {
+    const last = (await this.jsm.streams.info(ingestStream(jobName))).state.last_seq;
+    if (last === 0) return true;
+    const router = await this.store.inspect(jobName, ROUTER_PARTITION);
+    return (router?.entry.seq ?? 0) >= last;
   }
 
   /** Checkpoints and releases one partition, then stops its actor (a graceful hand-off). */
@@ -109,6 +157,7 @@ export class Worker {
     const name = `${jobName}-${partition}`;
     const ref = this.partitions.get(name);
     if (!ref) return undefined;
+    if (partition === 0) await this.stopRouter(jobName, true);
     let report: CheckpointReport | undefined;
     try {
       report = await ref.ask<CheckpointReport>((replyTo) => ({ type: 'checkpoint', release: true, replyTo }), 15_000);
@@ -143,12 +192,13 @@ export class Worker {
     if (!ref) return;
     this.partitions.delete(name);
     metrics.partitionsOwned.dec({ job: jobName });
+    if (partition === 0) await this.stopRouter(jobName, false);
     await ref.stop({ drain: false });
   }
 
   private tick(): void {
     if (this.closing) return;
-    for (const ref of this.partitions.values()) {
+    for (const ref of [...this.partitions.values(), ...this.routers.values()] as ActorRef<{ type: 'tick' }>[]) {
       if (ref.mailboxSize > 0) continue;
       try {
         ref.tell({ type: 'tick' });

@@ -60,8 +60,11 @@ export function resultsBucket(job: string): string {
 /** KV bucket of every partition's checkpoints and ownership epochs. */
 export const CHECKPOINTS_BUCKET = 'shardflow-checkpoints';
 
+/** Partition number under which the ingest router of a job keeps its lease and position. */
+export const ROUTER_PARTITION = -1;
+
 export function checkpointKey(job: string, partition: number): string {
-  return `${job}.p${partition}`;
+  return partition === ROUTER_PARTITION ? `${job}.router` : `${job}.p${partition}`;
 }
 
 export function checkpointChunkKey(job: string, partition: number, snapshotId: string, index: number): string {
