@@ -149,9 +149,10 @@ describe('workers on JetStream', () => {
     await sleep(1_500);
     zombie.signal('SIGCONT');
 
-    await waitFor(() => (zombie.output.match(/taken over by another worker/g) ?? []).length === COUNTING.partitions, 30_000, 'the zombie to notice it was fenced').catch((err: Error) => {
+    await waitFor(() => (zombie.output.match(/partition taken over by another worker/g) ?? []).length === COUNTING.partitions, 30_000, 'the zombie to notice it was fenced').catch((err: Error) => {
       throw new Error(`${err.message}\n${zombie.output.split('\n').filter((l) => !/dead-lettered|late event/.test(l)).slice(-25).join('\n')}`);
     });
+    await waitFor(() => zombie.output.includes('ingest router taken over by another worker'), 10_000, "the zombie's router to notice");
     await expectExactResults(60_000);
     for (let p = 0; p < COUNTING.partitions; p++) expect(await entry(p)).toMatchObject({ owner: 'successor', epoch: 2 });
     expect(await successor.stop()).toBe(0);
