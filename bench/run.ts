@@ -1,13 +1,17 @@
 // `npm run bench`: runs every scenario, prints its figures, and records them in bench/results.json.
 import { cpus } from 'node:os';
 import { join } from 'node:path';
+import { clusterThroughput } from './cluster-throughput.ts';
 import { engineSnapshot } from './engine-snapshot.ts';
 import { engineWindows } from './engine-windows.ts';
 import { mergeFigures, type Figure } from './results-file.ts';
+import { resultLatency } from './result-latency.ts';
 
-const scenarios: [string, (log: (line: string) => void) => Figure[]][] = [
+const scenarios: [string, (log: (line: string) => void) => Figure[] | Promise<Figure[]>][] = [
   ['engine-windows', engineWindows],
   ['engine-snapshot', engineSnapshot],
+  ['cluster-throughput', clusterThroughput],
+  ['result-latency', resultLatency],
 ];
 
 const only = process.argv.slice(2);
@@ -17,7 +21,7 @@ const figures: Figure[] = [];
 for (const [name, scenario] of scenarios) {
   if (only.length > 0 && !only.includes(name)) continue;
   process.stdout.write(`${name}\n`);
-  figures.push(...scenario(log));
+  figures.push(...(await scenario(log)));
 }
 const path = join(import.meta.dirname, 'results.json');
 mergeFigures(path, figures);

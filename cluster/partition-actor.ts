@@ -65,6 +65,8 @@ export class PartitionActor<E> implements Behavior<PartitionMessage> {
   private fenced = false;
   private lastLeaseCheckAt = 0;
   private writes: SinkWrite[] = [];
+  /** The sink batch being written while the next batch is processed (at most one). */
+  private sinkInFlight: Promise<void> | undefined;
   private sideOutputs: Promise<unknown>[] = [];
   private readonly log: Logger;
   private readonly now: () => number;
@@ -181,8 +183,8 @@ export class PartitionActor<E> implements Behavior<PartitionMessage> {
     for (const m of messages) {
       if (m.seq <= this.lastSeq) continue;
       this.currentSeq = m.seq;
-      const control = m.headers?.get(HEADERS.control);
-      if (control === 'idle') {
+      // Markers have an empty body; reading headers only then spares decoding them on every event.
+      if (m.data.byteLength === 0 && m.headers?.get(HEADERS.control) === 'idle') {
         const watermark = Number(m.headers!.get(HEADERS.watermark));
         if (Number.isFinite(watermark)) operator.advanceWatermark(watermark);
       } else {
@@ -206,7 +208,7 @@ export class PartitionActor<E> implements Behavior<PartitionMessage> {
     metrics.eventsIn.inc(this.labels, messages.length);
     metrics.eventsProcessed.inc(this.labels, processed);
     if (Number.isFinite(operator.watermark)) metrics.watermarkDelay.set(this.labels, (Date.now() - operator.watermark) / 1000);
-    await this.flushOutputs();
+    await this.flushOutputs(false);
     if (this.eventsSinceCheckpoint >= this.env.checkpointEveryEvents || this.now() - this.lastCheckpointAt >= this.env.checkpointIntervalMs) {
       await this.checkpoint(false);
     }
@@ -283,23 +285,40 @@ export class PartitionActor<E> implements Behavior<PartitionMessage> {
     this.sideOutputs.push(this.env.js.publish(deadLetterSubject(this.job.name, this.partition, m.seq), m.data, { headers: h }));
   }
 
-  private async flushOutputs(): Promise<void> {
+  /**
+   * Sends the results and side outputs produced so far. Results may still be in flight when this
+   * returns (one sink batch at a time overlaps with processing the next batch) unless `durable`; a
+   * checkpoint always waits, so it never covers a result that is not in the sink. A failed write
+   * fails the actor, which then recovers from its last checkpoint and writes again.
+   */
+  private async flushOutputs(durable: boolean): Promise<void> {
     if (this.sideOutputs.length > 0) {
       const pending = this.sideOutputs;
       this.sideOutputs = [];
       await Promise.all(pending);
     }
     if (this.writes.length > 0) {
+      if (this.sinkInFlight) await this.takeInFlight();
       const batch = this.writes;
       this.writes = [];
-      await this.env.sink.write(batch);
-      metrics.windowResults.inc(this.labels, batch.length);
+      const write = this.env.sink.write(batch).then(() => {
+        metrics.windowResults.inc(this.labels, batch.length);
+      });
+      write.catch(() => {}); // surfaced by takeInFlight
+      this.sinkInFlight = write;
     }
+    if (durable && this.sinkInFlight) await this.takeInFlight();
+  }
+
+  private async takeInFlight(): Promise<void> {
+    const write = this.sinkInFlight;
+    this.sinkInFlight = undefined;
+    await write;
   }
 
   private async checkpoint(force: boolean): Promise<CheckpointReport> {
     const began = performance.now();
-    await this.flushOutputs();
+    await this.flushOutputs(true);
     const lease = this.lease!;
     let bytes = lease.entry.bytes;
     if (force || this.lastSeq !== lease.entry.seq) {

@@ -40,7 +40,7 @@ export async function feedStream(
     opt_start_seq: Math.max(1, fromSeq),
   });
   const pendingAtStart = (await consumer.info()).num_pending;
-  const messages = await consumer.consume({ max_messages: 1_000 });
+  const messages = await consumer.consume({ max_messages: 2_000 });
   let stopped = false;
   const done = (async () => {
     let batch: JsMsg[] = [];

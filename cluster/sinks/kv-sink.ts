@@ -28,6 +28,15 @@ export class KvSink implements Sink {
   }
 
   private async apply(k: string, w: SinkWrite): Promise<void> {
+    if (w.op === 'upsert' && w.row.revision === 0) {
+      // The common case, a window's first result: one round trip when the key is new.
+      try {
+        await this.kv.create(k, JSON.stringify(w.row));
+        return;
+      } catch (err) {
+        if (!isConflict(err)) throw err;
+      }
+    }
     for (;;) {
       const current = await this.kv.get(k);
       const stored = current && current.operation === 'PUT' ? (current.json() as ResultRow) : null;
@@ -42,14 +51,18 @@ export class KvSink implements Sink {
         }
         return;
       } catch (err) {
-        const code = (err as { code?: number; api_error?: { err_code?: number } }).api_error?.err_code ?? (err as { code?: number }).code;
-        if (code !== CAS_FAILED && !/wrong last sequence|key exists/.test(String((err as Error).message))) throw err;
+        if (!isConflict(err)) throw err;
         // Someone wrote in between: read again and decide again.
       }
     }
   }
 
   async close(): Promise<void> {}
+}
+
+function isConflict(err: unknown): boolean {
+  const code = (err as { api_error?: { err_code?: number } }).api_error?.err_code ?? (err as { code?: number }).code;
+  return code === CAS_FAILED || /wrong last sequence|key exists/.test(String((err as Error).message));
 }
 
 /** Every result row in a job's KV bucket, sorted by window start, then key. */
