@@ -1,14 +1,12 @@
 // `shardflow produce`: publishes a job's generated events (or an NDJSON file) to its partitions.
-import { readFileSync } from 'node:fs';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import type { Config } from '../../common/config.ts';
-import { ShardflowError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
-import { seededRandom } from '../../common/random.ts';
 import { JobProducer } from '../../cluster/producer.ts';
 import { ensureJobTopology } from '../../cluster/topology.ts';
 import { loadJob } from '../../jobs/catalog.ts';
+import { loadRawEvents } from '../raw-events.ts';
 import { progressBar } from '../progress.ts';
 
 export const PRODUCE_HELP = `Usage: shardflow produce --job NAME [--events N] [--seed N] [--rate R] [--input FILE] [--start MS]
@@ -34,15 +32,7 @@ export interface ProduceOptions {
 
 export async function produceCommand(options: ProduceOptions, config: Config, log: Logger): Promise<number> {
   const job = await loadJob(options.job);
-  let raws: string[];
-  if (options.input) {
-    raws = readFileSync(options.input, 'utf8').split('\n').filter((l) => l.trim() !== '');
-  } else {
-    if (!job.generate) throw new ShardflowError('JOB_INVALID', `job ${job.name} has no generator; pass --input FILE`);
-    const random = seededRandom(options.seed);
-    const start = options.start ?? Date.now() - options.events * 50;
-    raws = Array.from({ length: options.events }, (_, i) => job.generate!(random, i, start));
-  }
+  const raws = loadRawEvents(job, options);
   const nc = await connect({ servers: config.NATS_URL.split(','), name: `producer-${process.pid}` });
   try {
     await ensureJobTopology(nc, await jetstreamManager(nc), job.name, { replicas: config.REPLICAS });

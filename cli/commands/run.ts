@@ -1,14 +1,13 @@
 // `shardflow run`: runs one job over generated (or NDJSON) events in this process and writes its
 // results as NDJSON, one line per window and key.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Config } from '../../common/config.ts';
-import { ShardflowError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
-import { seededRandom } from '../../common/random.ts';
 import { describeWindow } from '../../engine/window.ts';
 import type { WindowResult } from '../../engine/records.ts';
 import { loadJob } from '../../jobs/catalog.ts';
+import { loadRawEvents } from '../raw-events.ts';
 import { runLocal } from '../../jobs/local-runner.ts';
 import { progressBar } from '../progress.ts';
 
@@ -31,15 +30,7 @@ export interface RunOptions {
 
 export async function runCommand(options: RunOptions, config: Config, log: Logger): Promise<number> {
   const job = await loadJob(options.job);
-  let raws: string[];
-  if (options.input) {
-    raws = readFileSync(options.input, 'utf8').split('\n').filter((l) => l.trim() !== '');
-  } else {
-    if (!job.generate) throw new ShardflowError('JOB_INVALID', `job ${job.name} has no generator; pass --input FILE with NDJSON events`);
-    const random = seededRandom(options.seed);
-    const start = Date.now() - options.events * 50;
-    raws = Array.from({ length: options.events }, (_, i) => job.generate!(random, i, start));
-  }
+  const raws = loadRawEvents(job, options);
   log.info({ job: job.name, events: raws.length }, 'run started');
   const bar = progressBar('events', raws.length);
   const began = performance.now();
