@@ -62,6 +62,13 @@ describe('a worker fed bad input', () => {
     await waitFor(async () => (await readKvResults(kv)).reduce((n, r) => n + (r.count as number), 0) === good, 30_000, 'every good event counted');
     expect(worker.running).toBe(true);
     expect(worker.output).toMatch(/"reason":"oversized".*"msg":"event dead-lettered"/);
+    // The metric counts them by reason, on the worker's /metrics.
+    const port = Number(/"metricsPort":(\d+)/.exec(worker.output)![1]);
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    expect(text).toContain('shardflow_dead_letters_total{job="counting",reason="oversized"} 1');
+    expect(text).toContain(`shardflow_dead_letters_total{job="counting",reason="malformed-json"} ${[...published.values()].filter((r) => r === 'malformed-json').length}`);
+    expect(text).toMatch(/shardflow_events_processed_total\{job="counting",partition="0"\} \d+/);
+    expect(text).toMatch(/shardflow_partitions_owned\{job="counting"\} 8/);
     expect(await worker.stop()).toBe(0);
   }, 90_000);
 });
