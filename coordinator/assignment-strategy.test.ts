@@ -1,0 +1,63 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { assignPartitions, movedPartitions, type Owners } from './assignment-strategy.ts';
+
+const workerIds = fc.uniqueArray(fc.constantFrom('w1', 'w2', 'w3', 'w4', 'w5', 'w6', 'w7'), { maxLength: 7 });
+
+function counts(owners: (string | null)[], workers: string[]) {
+  return workers.map((w) => owners.filter((o) => o === w).length);
+}
+
+/** The fewest moves any balanced assignment needs: partitions of workers that left, plus what
+ *  survivors hold above the largest quota they could be given. */
+function minimumMoves(before: (string | null)[], workers: string[], partitions: number): number {
+  const base = Math.floor(partitions / workers.length);
+  const extra = partitions % workers.length;
+  const held = workers.map((w) => before.filter((o) => o === w).length).sort((a, b) => b - a);
+  let keep = 0;
+  held.forEach((h, i) => (keep += Math.min(h, base + (i < extra ? 1 : 0))));
+  return partitions - keep;
+}
+
+describe('partition assignment', () => {
+  it('is balanced, complete, minimal in moves and deterministic for any membership change', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 40 }), workerIds, workerIds, (partitions, first, second) => {
+        const a = assignPartitions([{ job: 'j', partitions, workers: first }], {});
+        const b = assignPartitions([{ job: 'j', partitions, workers: second }], a);
+        for (const [owners, workers] of [[a.j!, first], [b.j!, second]] as const) {
+          if (workers.length === 0) {
+            expect(owners.every((o) => o === null)).toBe(true);
+            continue;
+          }
+          expect(owners.every((o) => o !== null && workers.includes(o))).toBe(true);
+          const c = counts(owners, [...workers]);
+          expect(Math.max(...c) - Math.min(...c)).toBeLessThanOrEqual(1);
+        }
+        if (second.length > 0) expect(movedPartitions(a, b).length).toBe(minimumMoves(a.j!, [...second], partitions));
+        expect(assignPartitions([{ job: 'j', partitions, workers: [...second].reverse() }], a)).toEqual(b);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('moves nothing when membership does not change', () => {
+    const a = assignPartitions([{ job: 'j', partitions: 16, workers: ['w1', 'w2', 'w3'] }], {});
+    expect(movedPartitions(a, assignPartitions([{ job: 'j', partitions: 16, workers: ['w3', 'w1', 'w2'] }], a))).toEqual([]);
+  });
+
+  it('scales 2 -> 5 -> 3 workers moving only what balance requires', () => {
+    const two = assignPartitions([{ job: 'j', partitions: 16, workers: ['w1', 'w2'] }], {});
+    const five = assignPartitions([{ job: 'j', partitions: 16, workers: ['w1', 'w2', 'w3', 'w4', 'w5'] }], two);
+    expect(movedPartitions(two, five).length).toBe(9); // quotas 4,3,3,3,3: w1 keeps 4, w2 keeps 3 of its 8
+    const three = assignPartitions([{ job: 'j', partitions: 16, workers: ['w1', 'w2', 'w5'] }], five);
+    expect(movedPartitions(five, three).every((m) => m.from === 'w3' || m.from === 'w4')).toBe(true);
+  });
+
+  it('spreads the extra partitions of several jobs over different workers', () => {
+    const jobs = ['a', 'b', 'c', 'd'].map((job) => ({ job, partitions: 5, workers: ['w1', 'w2', 'w3', 'w4'] }));
+    const owners: Owners = assignPartitions(jobs, {});
+    const total = ['w1', 'w2', 'w3', 'w4'].map((w) => Object.values(owners).flat().filter((o) => o === w).length);
+    expect(Math.max(...total) - Math.min(...total)).toBeLessThanOrEqual(1);
+  });
+});
