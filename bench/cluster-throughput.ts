@@ -80,6 +80,9 @@ async function workerRate(url: string, checkpointIntervalMs: number): Promise<nu
   metrics.eventsIn.reset();
   const worker = await Worker.start({
     id: `bench-${checkpointIntervalMs}`,
+    mode: 'static',
+    heartbeatMs: 250,
+    metricsPort: 0,
     natsUrl: url,
     replicas: 1,
     jobs: [benchJob as never],

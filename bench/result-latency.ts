@@ -20,7 +20,7 @@ const KEYS = 100;
 export async function resultLatency(log: (line: string) => void): Promise<Figure[]> {
   return withNats(async (server, nc) => {
     await prepareJob(nc, benchJob.name);
-    const worker = await Worker.start({ id: 'bench-latency', natsUrl: server.url, replicas: 1, jobs: [benchJob as never], checkpointIntervalMs: 1_000, checkpointEveryEvents: 1_000_000, log: quietLog });
+    const worker = await Worker.start({ id: 'bench-latency', mode: 'static', heartbeatMs: 250, metricsPort: 0, natsUrl: server.url, replicas: 1, jobs: [benchJob as never], checkpointIntervalMs: 1_000, checkpointEveryEvents: 1_000_000, log: quietLog });
     worker.assign(benchJob.name, [...Array(benchJob.partitions).keys()]);
     await new Promise((r) => setTimeout(r, 500));
 

@@ -4,7 +4,9 @@ import { describeConfig, loadConfig } from '../common/config.ts';
 import { isShardflowError, ShardflowError } from '../common/errors.ts';
 import { createLogger } from '../common/logger.ts';
 import { getJob, jobNames } from '../jobs/catalog.ts';
+import { COORDINATOR_HELP, coordinatorCommand } from './commands/coordinator.ts';
 import { PRODUCE_HELP, produceCommand } from './commands/produce.ts';
+import { STATUS_HELP, statusCommand } from './commands/status.ts';
 import { RESULTS_HELP, resultsCommand } from './commands/results.ts';
 import { RUN_HELP, runCommand } from './commands/run.ts';
 import { WORKER_HELP, workerCommand } from './commands/worker.ts';
@@ -14,11 +16,13 @@ const HELP = `shardflow — distributed stream processing on NATS JetStream
 Usage: shardflow <command> [options]
 
 Commands:
-  run       run a job in this process over generated or NDJSON events, write its results
-  worker    run a worker process: partitions of jobs, checkpointed to JetStream KV
-  produce   publish a job's generated (or NDJSON) events to its partitions
-  results   print a job's results from the cluster as NDJSON
-  jobs      list the jobs that ship with shardflow
+  run          run a job in this process over generated or NDJSON events, write its results
+  worker       run a worker process: partitions of jobs, checkpointed to JetStream KV
+  coordinator  run a coordinator (run two: leader and standby)
+  status       the leader, coordinators, workers and partitions (--json for scripts)
+  produce      publish a job's generated (or NDJSON) events to its partitions
+  results      print a job's results from the cluster as NDJSON
+  jobs         list the jobs that ship with shardflow
 
 Run \`shardflow <command> --help\` for a command's options.
 
@@ -34,7 +38,8 @@ async function main(argv: string[]): Promise<number> {
     return command === undefined ? 2 : 0;
   }
   const config = loadConfig();
-  const log = createLogger(command === 'worker' ? 'worker' : 'cli', config.LOG_LEVEL, command === 'worker' ? {} : { command });
+  const role = command === 'worker' || command === 'coordinator' ? command : 'cli';
+  const log = createLogger(role, config.LOG_LEVEL, role === 'cli' ? { command } : {});
   switch (command) {
     case 'run': {
       const { values } = parseArgs({
@@ -67,6 +72,16 @@ async function main(argv: string[]): Promise<number> {
       if (values.help) return help(WORKER_HELP);
       if (!values.job?.length) throw usage(`--job is required; one of: ${jobNames().join(', ')}`);
       return workerCommand({ jobs: values.job, partitions: values.partitions, id: values.id }, config, log);
+    }
+    case 'coordinator': {
+      const { values } = parseArgs({ args: rest, options: { id: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true });
+      if (values.help) return help(COORDINATOR_HELP);
+      return coordinatorCommand({ id: values.id }, config, log);
+    }
+    case 'status': {
+      const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, strict: true });
+      if (values.help) return help(STATUS_HELP);
+      return statusCommand({ json: values.json === true }, config);
     }
     case 'produce': {
       const { values } = parseArgs({

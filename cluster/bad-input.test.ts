@@ -45,7 +45,7 @@ describe('a worker fed bad input', () => {
         good++;
       }
     }
-    worker = new WorkerProcess('w-bad', ['--job', 'test/fixtures/counting-job.ts'], { SHARDFLOW_NATS_URL: nats.url });
+    worker = new WorkerProcess('w-bad', ['--job', 'test/fixtures/counting-job.ts', '--partitions', 'all'], { SHARDFLOW_NATS_URL: nats.url });
     await worker.start();
 
     await waitFor(async () => (await readStream(nats!.nc, deadLetterStream('counting'))).length === published.size, 30_000, 'dead letters');
@@ -85,7 +85,7 @@ describe('the ingest subject', () => {
     const total = 6_000;
     for (let i = 0; i < total; i++) nats.nc.publish(ingestSubject('counting'), JSON.stringify({ k: `user-${i % 97}`, v: 1, t: t + i * 3 }));
     await nats.nc.flush();
-    worker = new WorkerProcess('w-route', ['--job', 'test/fixtures/counting-job.ts'], { SHARDFLOW_NATS_URL: nats.url });
+    worker = new WorkerProcess('w-route', ['--job', 'test/fixtures/counting-job.ts', '--partitions', 'all'], { SHARDFLOW_NATS_URL: nats.url });
     await worker.start();
     await new Promise((r) => setTimeout(r, 150));
     await worker.kill();

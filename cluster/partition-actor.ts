@@ -42,6 +42,8 @@ export interface PartitionEnv {
   /** Whether everything published to the job's ingest subject has reached the partitions: a
    *  partition is not idle while the router still has a backlog for it. */
   readonly upstreamCaughtUp: () => Promise<boolean>;
+  /** Reports the partition's unprocessed messages after each batch (for heartbeats and status). */
+  readonly onLag?: (lag: number) => void;
   readonly clock?: () => number;
 }
 
@@ -64,6 +66,7 @@ export class PartitionActor<E> implements Behavior<PartitionMessage> {
   private lastCheckpointAt: number;
   private fenced = false;
   private lastLeaseCheckAt = 0;
+  private reportedFirstBatch = false;
   private writes: SinkWrite[] = [];
   /** The sink batch being written while the next batch is processed (at most one). */
   private sinkInFlight: Promise<void> | undefined;
@@ -203,6 +206,11 @@ export class PartitionActor<E> implements Behavior<PartitionMessage> {
     if (last) {
       this.caughtUp = last.info.pending === 0;
       metrics.consumerLag.set(this.labels, last.info.pending);
+      this.env.onLag?.(last.info.pending);
+      if (!this.reportedFirstBatch) {
+        this.reportedFirstBatch = true;
+        this.log.info({ epoch: this.lease?.epoch, seq: last.seq, at: Date.now() }, 'first batch processed');
+      }
     }
     this.lastMessageAt = this.now();
     metrics.eventsIn.inc(this.labels, messages.length);

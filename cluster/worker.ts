@@ -4,7 +4,10 @@
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { ActorSystem, type ActorRef } from '../actors/index.ts';
-import { CHECKPOINTS_BUCKET, ingestStream, ROUTER_PARTITION } from '../common/names.ts';
+import { Kvm, type KV } from '@nats-io/kv';
+import { CHECKPOINTS_BUCKET, COORDINATION_BUCKET, ingestStream, ROUTER_PARTITION, workerKey } from '../common/names.ts';
+import type { WorkerHeartbeat } from '../coordinator/protocol.ts';
+import { followAssignments, type AssignmentFollower } from './assignment-follower.ts';
 import type { Logger } from '../common/logger.ts';
 import { metrics } from '../common/metrics.ts';
 import type { Job } from '../jobs/define-job.ts';
@@ -17,6 +20,10 @@ import { IngestRouterActor, type RouterEnv } from './ingest-router.ts';
 
 export interface WorkerOptions {
   id: string;
+  /** 'coordinated': partitions come from the leader's assignments; 'static': `assign` calls only. */
+  mode: 'coordinated' | 'static';
+  heartbeatMs: number;
+  metricsPort: number;
   /** NATS servers, comma-separated. */
   natsUrl: string;
   replicas: number;
@@ -36,6 +43,10 @@ export class Worker {
   private readonly routers = new Map<string, ActorRef<RouterMessage>>();
   private readonly jsm: JetStreamManager;
   private readonly timer: ReturnType<typeof setInterval>;
+  private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  private follower: AssignmentFollower | undefined;
+  private coordination: KV | undefined;
+  private readonly lag = new Map<string, number>();
   private closing = false;
 
   private constructor(
@@ -65,11 +76,43 @@ export class Worker {
     const chunkSize = Math.max(64 * 1024, nc.info!.max_payload - 64 * 1024);
     const worker = new Worker(options, nc, jetstream(nc), new KvCheckpointStore(kv, chunkSize), jsm);
     for (const job of options.jobs) worker.sinks.set(job.name, await openSink(nc, job, options.replicas));
+    await worker.startCoordination();
     return worker;
   }
 
   get id(): string {
     return this.options.id;
+  }
+
+  /** Heartbeats (always, for membership and `status`) and, when coordinated, following assignments. */
+  private async startCoordination(): Promise<void> {
+    this.coordination = await new Kvm(this.nc).create(COORDINATION_BUCKET, { history: 1, replicas: this.options.replicas });
+    await this.heartbeat();
+    this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.options.heartbeatMs);
+    if (this.options.mode === 'coordinated') {
+      this.follower = await followAssignments(this.coordination, this.store, {
+        id: this.id,
+        jobs: this.options.jobs.map((j) => j.name),
+        owned: () => this.owned.map((name) => name.replace(/-(\d+)$/, '/$1')),
+        start: (job, p) => this.assign(job, [p]),
+        release: (job, p) => this.release(job, p),
+      }, this.options.log);
+    }
+  }
+
+  private async heartbeat(): Promise<void> {
+    if (this.closing || !this.coordination) return;
+    const owned = this.owned.map((name) => name.replace(/-(\d+)$/, '/$1'));
+    const hb: WorkerHeartbeat = {
+      id: this.id,
+      at: Date.now(),
+      // A statically assigned worker announces no jobs, so the leader never assigns it anything.
+      jobs: this.options.mode === 'coordinated' ? this.options.jobs.map((j) => ({ name: j.name, partitions: j.partitions })) : [],
+      owned,
+      lag: Object.fromEntries(owned.map((k) => [k, this.lag.get(k) ?? 0])),
+      metricsPort: this.options.metricsPort,
+    };
+    await this.coordination.put(workerKey(this.id), JSON.stringify(hb)).catch(() => {});
   }
 
   /** Partitions this worker runs, as "job/partition". */
@@ -94,6 +137,7 @@ export class Worker {
         checkpointEveryEvents: this.options.checkpointEveryEvents,
         onFenced: (j, partition) => void this.drop(j, partition),
         upstreamCaughtUp: () => this.routerCaughtUp(job.name),
+        onLag: (lag) => this.lag.set(`${job.name}/${p}`, lag),
       };
       // Each (re)start gets a fresh actor, which recovers from the partition's latest checkpoint; the
       // slot keeps the lease so a restart resumes it rather than taking the partition again.
@@ -171,6 +215,8 @@ export class Worker {
   async shutdown(): Promise<CheckpointReport[]> {
     this.closing = true;
     clearInterval(this.timer);
+    clearInterval(this.heartbeatTimer);
+    this.follower?.stop();
     const reports = await Promise.all(
       [...this.partitions.keys()].map(async (name) => {
         const i = name.lastIndexOf('-');
@@ -181,6 +227,8 @@ export class Worker {
       }),
     );
     await this.system.stop();
+    // Leaving: the leader reassigns at once instead of waiting for missed heartbeats.
+    await this.coordination?.delete(workerKey(this.id)).catch(() => {});
     for (const sink of this.sinks.values()) await sink.close().catch(() => {});
     await this.nc.drain().catch(() => {});
     return reports.filter((r): r is CheckpointReport => r !== undefined);

@@ -17,6 +17,10 @@ export const configSchema = z.strictObject({
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(0).describe('port of /metrics for this process (0: a free port, logged at start)'),
   CHECKPOINT_INTERVAL_MS: z.coerce.number().int().min(50).default(1_000).describe('ms between checkpoints of a partition'),
   CHECKPOINT_EVERY_EVENTS: z.coerce.number().int().min(1).default(50_000).describe('checkpoint a partition after this many events, whichever comes first'),
+  COORDINATOR_ID: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional().describe('id of a coordinator process (default: coordinator-<pid>)'),
+  HEARTBEAT_MS: z.coerce.number().int().min(20).default(250).describe('ms between heartbeats of workers and coordinators'),
+  WORKER_TIMEOUT_MS: z.coerce.number().int().min(100).default(1_000).describe('ms without a heartbeat after which the leader declares a worker dead'),
+  LEADER_LEASE_MS: z.coerce.number().int().min(200).default(1_500).describe('ms the leader record stays valid without renewal; then the standby takes over'),
 });
 
 export type Config = z.infer<typeof configSchema>;

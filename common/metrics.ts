@@ -24,5 +24,11 @@ export const metrics = {
   }),
   checkpointBytes: new Gauge({ name: 'shardflow_checkpoint_size_bytes', help: 'Size of the latest checkpoint snapshot', labelNames: partitionLabels, registers: [registry] }),
   partitionsOwned: new Gauge({ name: 'shardflow_partitions_owned', help: 'Partitions this worker runs', labelNames: ['job'] as const, registers: [registry] }),
+  isLeader: new Gauge({ name: 'shardflow_coordinator_is_leader', help: '1 while this coordinator leads', registers: [registry] }),
+  leaderTerm: new Gauge({ name: 'shardflow_coordinator_term', help: 'Highest leadership term this coordinator has seen', registers: [registry] }),
+  rebalances: new Counter({ name: 'shardflow_rebalances_total', help: 'Assignments published by this coordinator as leader', registers: [registry] }),
+  partitionsMoved: new Counter({ name: 'shardflow_partitions_moved_total', help: 'Partitions whose owner changed in published assignments', registers: [registry] }),
+  workersAlive: new Gauge({ name: 'shardflow_workers_alive', help: 'Workers this coordinator sees alive', registers: [registry] }),
+  heartbeatsMissed: new Counter({ name: 'shardflow_workers_declared_dead_total', help: 'Workers declared dead after missing heartbeats', registers: [registry] }),
   fenced: new Counter({ name: 'shardflow_partitions_fenced_total', help: 'Partitions stopped because another worker took them over', labelNames: ['job'] as const, registers: [registry] }),
 };

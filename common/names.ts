@@ -84,3 +84,16 @@ export const HEADERS = {
   sourceSeq: 'Shardflow-Source-Seq',
   partition: 'Shardflow-Partition',
 } as const;
+
+/** KV bucket of the control plane: the leader record, the assignment, heartbeats. */
+export const COORDINATION_BUCKET = 'shardflow-coordination';
+export const LEADER_KEY = 'leader';
+export const ASSIGNMENT_KEY = 'assignment';
+
+export function workerKey(id: string): string {
+  return `workers.${id}`;
+}
+
+export function coordinatorKey(id: string): string {
+  return `coordinators.${id}`;
+}

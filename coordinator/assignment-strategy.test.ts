@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { assignPartitions, movedPartitions, type Owners } from './assignment-strategy.ts';
 
-const workerIds = fc.uniqueArray(fc.constantFrom('w1', 'w2', 'w3', 'w4', 'w5', 'w6', 'w7'), { maxLength: 7 });
+const workerIds = fc.uniqueArray(fc.constantFrom<string>('w1', 'w2', 'w3', 'w4', 'w5', 'w6', 'w7'), { maxLength: 7 });
 
 function counts(owners: (string | null)[], workers: string[]) {
   return workers.map((w) => owners.filter((o) => o === w).length);

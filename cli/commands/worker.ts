@@ -6,12 +6,13 @@ import { Worker } from '../../cluster/worker.ts';
 import { loadJob } from '../../jobs/catalog.ts';
 import { parsePartitions } from '../partition-spec.ts';
 
-export const WORKER_HELP = `Usage: shardflow worker --job NAME [--job NAME ...] [--partitions SPEC] [--id ID]
+export const WORKER_HELP = `Usage: shardflow worker --job NAME|PATH [--job ...] [--partitions SPEC] [--id ID]
 
-Runs a worker process: the given partitions of each job, resumed from their checkpoints, until SIGTERM
-or Ctrl-C, which checkpoints and releases every partition before exiting.
-  --job NAME         a job to run (repeat for several)
-  --partitions SPEC  which partitions, e.g. "0-7" or "0,2,4" (default: all)
+Runs a worker process until SIGTERM or Ctrl-C, which checkpoints and releases every partition before
+exiting. Partitions resume from their checkpoints.
+  --job NAME|PATH    a job to run: a shipped job's name or the path of your job module (repeatable)
+  --partitions SPEC  run these partitions, e.g. "all", "0-7" or "0,2,4", without coordinators;
+                     without it the worker joins the cluster and runs what the leader assigns
   --id ID            worker id (default SHARDFLOW_WORKER_ID, else worker-<pid>)
 Connects to SHARDFLOW_NATS_URL; serves metrics on SHARDFLOW_METRICS_PORT.`;
 
@@ -19,10 +20,14 @@ export async function workerCommand(options: { jobs: string[]; partitions?: stri
   const jobs = await Promise.all(options.jobs.map((name) => loadJob(name)));
   const id = options.id ?? config.WORKER_ID ?? `worker-${process.pid}`;
   const workerLog = log.child({ worker: id });
-  const assignments = jobs.map((job) => [job.name, parsePartitions(options.partitions, job.partitions)] as const);
+  const mode = options.partitions === undefined ? 'coordinated' : 'static';
+  const assignments = mode === 'static' ? jobs.map((job) => [job.name, parsePartitions(options.partitions, job.partitions)] as const) : [];
   const metricsServer = await startMetricsServer(config.METRICS_PORT);
   const worker = await Worker.start({
     id,
+    mode,
+    heartbeatMs: config.HEARTBEAT_MS,
+    metricsPort: metricsServer.port,
     natsUrl: config.NATS_URL,
     replicas: config.REPLICAS,
     jobs,
@@ -31,7 +36,7 @@ export async function workerCommand(options: { jobs: string[]; partitions?: stri
     log: workerLog,
   });
   for (const [job, partitions] of assignments) worker.assign(job, partitions);
-  workerLog.info({ metricsPort: metricsServer.port, partitions: worker.owned.length, nats: config.NATS_URL }, 'worker ready');
+  workerLog.info({ mode, metricsPort: metricsServer.port, partitions: worker.owned.length, nats: config.NATS_URL }, 'worker ready');
   const signal = await new Promise<string>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));

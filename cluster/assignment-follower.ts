@@ -1,0 +1,90 @@
+// How a worker follows the leader: it watches the `assignment` record, ignores records of an older
+// term than one it has seen (a deposed leader's), and turns each record into starts and stops of its
+// partitions. A partition handed over by a live worker is taken only once that worker has released it
+// (checkpointed), or after a timeout (then the fencing epoch protects it anyway).
+import type { KV, KvWatchEntry } from '@nats-io/kv';
+import type { Logger } from '../common/logger.ts';
+import { ASSIGNMENT_KEY } from '../common/names.ts';
+import type { AssignmentRecord } from '../coordinator/protocol.ts';
+import type { KvCheckpointStore } from './checkpoint-store.ts';
+
+export interface AssignmentTarget {
+  readonly id: string;
+  /** Jobs this worker runs. */
+  readonly jobs: readonly string[];
+  /** Partitions running now, as "job/p". */
+  owned(): string[];
+  start(job: string, partition: number): void;
+  release(job: string, partition: number): Promise<unknown>;
+}
+
+export interface AssignmentFollower {
+  stop(): void;
+}
+
+const HANDOFF_TIMEOUT_MS = 3_000;
+
+export async function followAssignments(kv: KV, store: KvCheckpointStore, target: AssignmentTarget, log: Logger): Promise<AssignmentFollower> {
+  const watch = await kv.watch({ key: ASSIGNMENT_KEY });
+  let highestTerm = 0;
+  let queue = Promise.resolve();
+  let stopped = false;
+  void (async () => {
+    for await (const e of watch as AsyncIterable<KvWatchEntry>) {
+      if (stopped) break;
+      if (e.operation !== 'PUT') continue;
+      const record = e.json() as AssignmentRecord;
+      if (record.term < highestTerm) {
+        log.warn({ term: record.term, highestTerm }, 'assignment from an older term ignored');
+        continue;
+      }
+      highestTerm = record.term;
+      // Records are applied one after the other, in order.
+      queue = queue.then(() => apply(record)).catch((err: unknown) => log.error({ err: (err as Error).message }, 'applying an assignment failed'));
+    }
+  })();
+
+  async function apply(record: AssignmentRecord): Promise<void> {
+    const mine = new Set<string>();
+    for (const job of target.jobs) {
+      const owners = record.owners[job] ?? [];
+      owners.forEach((o, p) => o === target.id && mine.add(`${job}/${p}`));
+    }
+    const owned = new Set(target.owned());
+    const leaving = [...owned].filter((k) => !mine.has(k));
+    const arriving = [...mine].filter((k) => !owned.has(k));
+    if (leaving.length + arriving.length === 0) return;
+    log.info({ term: record.term, version: record.version, start: arriving.length, stop: leaving.length }, 'assignment applied');
+    await Promise.all(leaving.map((k) => target.release(...split(k))));
+    await Promise.all(
+      arriving.map(async (k) => {
+        const [job, p] = split(k);
+        const from = record.handoffs[k];
+        if (from && from !== target.id) await waitForRelease(job, p, from);
+        if (!stopped) target.start(job, p);
+      }),
+    );
+  }
+
+  async function waitForRelease(job: string, partition: number, from: string): Promise<void> {
+    const deadline = Date.now() + HANDOFF_TIMEOUT_MS;
+    while (Date.now() < deadline && !stopped) {
+      const entry = await store.inspect(job, partition);
+      if (!entry || entry.entry.owner !== from) return;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    log.warn({ job, partition, from }, 'previous owner did not release in time; taking the partition (it will be fenced)');
+  }
+
+  return {
+    stop() {
+      stopped = true;
+      watch.stop();
+    },
+  };
+}
+
+function split(key: string): [string, number] {
+  const i = key.lastIndexOf('/');
+  return [key.slice(0, i), Number(key.slice(i + 1))];
+}

@@ -1,0 +1,187 @@
+// A coordinator process. Every renewal period it reads the leader record and steps the election state
+// machine; all coordinators track worker membership from heartbeats; the leader, while its lease is
+// fresh, turns the live membership into an assignment and publishes it (compare-and-set). On SIGTERM
+// a leader deletes its record so the standby takes over at once.
+import { Kvm, type KV, type KvWatchEntry } from '@nats-io/kv';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from '../common/logger.ts';
+import { metrics } from '../common/metrics.ts';
+import { ASSIGNMENT_KEY, COORDINATION_BUCKET, coordinatorKey, LEADER_KEY } from '../common/names.ts';
+import { assignPartitions, movedPartitions, type JobSpec } from './assignment-strategy.ts';
+import { canAct, electionTick, initialElection, observeLeader, writeOutcome, type ElectionState, type ElectionTiming } from './election.ts';
+import { Membership } from './membership.ts';
+import type { AssignmentRecord, CoordinatorHeartbeat, LeaderRecord, WorkerHeartbeat } from './protocol.ts';
+
+export interface CoordinatorOptions {
+  id: string;
+  natsUrl: string;
+  replicas: number;
+  /** ms without a worker heartbeat before the worker is declared dead. */
+  workerTimeoutMs: number;
+  /** ms the leader record stays valid without renewal. */
+  leaderLeaseMs: number;
+  log: Logger;
+}
+
+export class Coordinator {
+  private election: ElectionState;
+  private readonly timing: ElectionTiming;
+  private readonly membership: Membership;
+  private assignment: AssignmentRecord | null = null;
+  private assignmentRevision = 0;
+  private readonly timer: ReturnType<typeof setInterval>;
+  private busy = false;
+  private stopped = false;
+  private lastLive = new Set<string>();
+
+  private constructor(
+    private readonly options: CoordinatorOptions,
+    private readonly nc: NatsConnection,
+    private readonly kv: KV,
+  ) {
+    this.election = initialElection(Date.now());
+    this.timing = { leaseMs: options.leaderLeaseMs, renewMs: Math.max(50, Math.floor(options.leaderLeaseMs / 5)) };
+    this.membership = new Membership(options.workerTimeoutMs);
+    this.timer = setInterval(() => void this.tick(), this.timing.renewMs);
+  }
+
+  static async start(options: CoordinatorOptions): Promise<Coordinator> {
+    const nc = await connect({ servers: options.natsUrl.split(','), name: options.id, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    const kv = await new Kvm(nc).create(COORDINATION_BUCKET, { history: 1, replicas: options.replicas });
+    const c = new Coordinator(options, nc, kv);
+    void c.watchWorkers();
+    await c.tick();
+    return c;
+  }
+
+  get role(): ElectionState['role'] {
+    return this.election.role;
+  }
+
+  get term(): number {
+    return this.election.term;
+  }
+
+  /** Graceful stop: a leader gives its record up so that the standby leads without waiting. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    while (this.busy) await new Promise((r) => setTimeout(r, 10));
+    if (this.election.role === 'leader') {
+      await this.kv.delete(LEADER_KEY, { previousSeq: this.election.revision }).catch(() => {});
+      this.options.log.info({ term: this.election.term }, 'leader stepped down for shutdown');
+    }
+    await this.kv.delete(coordinatorKey(this.options.id)).catch(() => {});
+    metrics.isLeader.set(0);
+    await this.nc.drain().catch(() => {});
+  }
+
+  private async watchWorkers(): Promise<void> {
+    const watch = await this.kv.watch({ key: 'workers.>' });
+    for await (const e of watch as AsyncIterable<KvWatchEntry>) {
+      if (this.stopped) break;
+      const id = e.key.slice('workers.'.length);
+      if (e.operation === 'PUT') {
+        const hb = e.json() as WorkerHeartbeat;
+        // A record left by a worker that died long ago is not a heartbeat.
+        if (Date.now() - hb.at < this.options.workerTimeoutMs) this.membership.heartbeat(hb, Date.now());
+      } else {
+        this.membership.left(id);
+      }
+    }
+  }
+
+  private async tick(): Promise<void> {
+    if (this.busy || this.stopped) return;
+    this.busy = true;
+    try {
+      await this.stepElection();
+      const now = Date.now();
+      if (canAct(this.election, now, this.timing)) await this.reconcile(now);
+      const hb: CoordinatorHeartbeat = { id: this.options.id, role: this.election.role, term: this.election.term, at: now };
+      await this.kv.put(coordinatorKey(this.options.id), JSON.stringify(hb));
+    } catch (err) {
+      this.options.log.warn({ err: (err as Error).message }, 'coordinator tick failed');
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async stepElection(): Promise<void> {
+    const before = this.election;
+    const entry = await this.kv.get(LEADER_KEY);
+    const record = entry && entry.operation === 'PUT' ? (entry.json() as LeaderRecord) : null;
+    this.election = observeLeader(this.election, this.options.id, record, entry?.revision ?? 0, Date.now());
+    const { state, action } = electionTick(this.election, Date.now(), this.timing);
+    this.election = state;
+    if (action.type !== 'none') {
+      const value = JSON.stringify({ id: this.options.id, term: action.term, renewedAt: Date.now() } satisfies LeaderRecord);
+      let revision: number | null;
+      try {
+        revision = action.type === 'campaign' && record === null ? await this.kv.create(LEADER_KEY, value) : await this.kv.update(LEADER_KEY, value, action.revision);
+      } catch {
+        revision = null;
+      }
+      this.election = writeOutcome(this.election, this.options.id, action.term, revision, Date.now());
+    }
+    if (this.election.role !== before.role && this.election.role !== 'candidate') {
+      this.options.log.info({ from: before.role, to: this.election.role, term: this.election.term, leader: this.election.leaderId }, `coordinator is now ${this.election.role}`);
+      if (this.election.role === 'leader') await this.loadAssignment();
+    }
+    metrics.isLeader.set(this.election.role === 'leader' ? 1 : 0);
+    metrics.leaderTerm.set(this.election.term);
+  }
+
+  private async loadAssignment(): Promise<void> {
+    const entry = await this.kv.get(ASSIGNMENT_KEY);
+    this.assignment = entry && entry.operation === 'PUT' ? (entry.json() as AssignmentRecord) : null;
+    this.assignmentRevision = entry?.revision ?? 0;
+  }
+
+  /** As leader: publish the assignment that the live membership calls for, if it differs. */
+  private async reconcile(now: number): Promise<void> {
+    const live = this.membership.live(now);
+    const liveIds = new Set(live.map((w) => w.id));
+    for (const id of this.lastLive) {
+      if (!liveIds.has(id)) {
+        metrics.heartbeatsMissed.inc();
+        this.options.log.info({ worker: id, term: this.election.term }, 'worker gone (left or missed its heartbeats)');
+      }
+    }
+    this.lastLive = liveIds;
+    metrics.workersAlive.set(live.length);
+    this.membership.forgetOlderThan(now, 60_000);
+
+    const jobs = new Map<string, { partitions: number; workers: string[] }>();
+    for (const w of live) {
+      for (const j of w.jobs) {
+        const spec = jobs.get(j.name) ?? { partitions: j.partitions, workers: [] };
+        spec.workers.push(w.id);
+        jobs.set(j.name, spec);
+      }
+    }
+    const previous = this.assignment?.owners ?? {};
+    for (const [job, owners] of Object.entries(previous)) if (!jobs.has(job)) jobs.set(job, { partitions: owners.length, workers: [] });
+    const specs: JobSpec[] = [...jobs].map(([job, s]) => ({ job, partitions: s.partitions, workers: s.workers }));
+    const owners = assignPartitions(specs, previous);
+    const moves = movedPartitions(previous, owners);
+    if (moves.length === 0 && this.assignment?.term === this.election.term) return;
+
+    const handoffs: Record<string, string> = {};
+    for (const m of moves) if (m.from && liveIds.has(m.from)) handoffs[`${m.job}/${m.partition}`] = m.from;
+    const record: AssignmentRecord = { term: this.election.term, version: (this.assignment?.version ?? 0) + 1, owners, handoffs, writtenAt: now };
+    try {
+      this.assignmentRevision =
+        this.assignmentRevision === 0 ? await this.kv.create(ASSIGNMENT_KEY, JSON.stringify(record)) : await this.kv.update(ASSIGNMENT_KEY, JSON.stringify(record), this.assignmentRevision);
+      this.assignment = record;
+      metrics.rebalances.inc();
+      metrics.partitionsMoved.inc(moves.length);
+      this.options.log.info({ term: record.term, version: record.version, moved: moves.length, handoffs: Object.keys(handoffs).length, workers: live.length }, 'assignment published');
+    } catch (err) {
+      // Someone else wrote the assignment: a newer leader. Read it back; the election decides.
+      this.options.log.warn({ err: (err as Error).message, term: this.election.term }, 'assignment not published: it changed under this leader');
+      await this.loadAssignment();
+      if ((this.assignment?.term ?? 0) > this.election.term) this.election = { ...this.election, role: 'follower' };
+    }
+  }
+}
