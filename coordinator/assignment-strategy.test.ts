@@ -1,22 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { minimumMoves } from '../test/assignment-oracle.ts';
 import { assignPartitions, movedPartitions, type Owners } from './assignment-strategy.ts';
 
 const workerIds = fc.uniqueArray(fc.constantFrom<string>('w1', 'w2', 'w3', 'w4', 'w5', 'w6', 'w7'), { maxLength: 7 });
 
 function counts(owners: (string | null)[], workers: string[]) {
   return workers.map((w) => owners.filter((o) => o === w).length);
-}
-
-/** The fewest moves any balanced assignment needs: partitions of workers that left, plus what
- *  survivors hold above the largest quota they could be given. */
-function minimumMoves(before: (string | null)[], workers: string[], partitions: number): number {
-  const base = Math.floor(partitions / workers.length);
-  const extra = partitions % workers.length;
-  const held = workers.map((w) => before.filter((o) => o === w).length).sort((a, b) => b - a);
-  let keep = 0;
-  held.forEach((h, i) => (keep += Math.min(h, base + (i < extra ? 1 : 0))));
-  return partitions - keep;
 }
 
 describe('partition assignment', () => {

@@ -40,7 +40,9 @@ export class Coordinator {
     private readonly kv: KV,
   ) {
     this.election = initialElection(Date.now());
-    this.timing = { leaseMs: options.leaderLeaseMs, renewMs: Math.max(50, Math.floor(options.leaderLeaseMs / 5)) };
+    // Renewal (and reconciliation) every tenth of the lease: a dead worker is acted on within 150 ms
+    // of being declared dead with the default lease.
+    this.timing = { leaseMs: options.leaderLeaseMs, renewMs: Math.max(50, Math.floor(options.leaderLeaseMs / 10)) };
     this.membership = new Membership(options.workerTimeoutMs);
     this.timer = setInterval(() => void this.tick(), this.timing.renewMs);
   }

@@ -41,20 +41,22 @@ export async function startTestNats(options: { nodes?: 1 | 3; maxPayload?: numbe
   };
 }
 
-export class WorkerProcess {
+/** A `shardflow worker` or `shardflow coordinator` process. */
+export class ShardflowProcess {
   child: ChildProcess | undefined;
   output = '';
   private exited: Promise<number | null> = Promise.resolve(null);
 
   constructor(
+    readonly verb: 'worker' | 'coordinator',
     readonly id: string,
     private readonly args: string[],
     private readonly env: Record<string, string>,
   ) {}
 
-  /** Starts the process and waits for its "worker ready" log line. */
+  /** Starts the process and waits for its "ready" log line. */
   async start(): Promise<void> {
-    const child = spawn(process.execPath, [BIN, 'worker', '--id', this.id, ...this.args], {
+    const child = spawn(process.execPath, [BIN, this.verb, '--id', this.id, ...this.args], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', SHARDFLOW_LOG_LEVEL: 'info', ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -64,8 +66,8 @@ export class WorkerProcess {
     child.stdout!.on('data', (d: Buffer) => (this.output += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (this.output += d.toString()));
     this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-    await waitFor(() => this.output.includes('"worker ready"') || child.exitCode !== null, 30_000, `worker ${this.id} ready`);
-    if (child.exitCode !== null) throw new Error(`worker ${this.id} exited with ${child.exitCode}:\n${this.output}`);
+    await waitFor(() => this.output.includes(`"${this.verb} ready"`) || child.exitCode !== null, 30_000, `${this.verb} ${this.id} ready`);
+    if (child.exitCode !== null) throw new Error(`${this.verb} ${this.id} exited with ${child.exitCode}:\n${this.output}`);
   }
 
   signal(signal: NodeJS.Signals): void {
@@ -92,6 +94,20 @@ export class WorkerProcess {
 
   get running(): boolean {
     return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Parsed JSON log lines with the given message. */
+  logs(msg: string): Record<string, unknown>[] {
+    return this.output
+      .split('\n')
+      .filter((l) => l.includes(`"msg":"${msg}"`))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  }
+}
+
+export class WorkerProcess extends ShardflowProcess {
+  constructor(id: string, args: string[], env: Record<string, string>) {
+    super('worker', id, args, env);
   }
 }
 
