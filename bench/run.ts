@@ -5,6 +5,7 @@ import { clusterThroughput } from './cluster-throughput.ts';
 import { engineSnapshot } from './engine-snapshot.ts';
 import { engineWindows } from './engine-windows.ts';
 import { mergeFigures, type Figure } from './results-file.ts';
+import { recovery } from './recovery.ts';
 import { resultLatency } from './result-latency.ts';
 
 const scenarios: [string, (log: (line: string) => void) => Figure[] | Promise<Figure[]>][] = [
@@ -12,6 +13,7 @@ const scenarios: [string, (log: (line: string) => void) => Figure[] | Promise<Fi
   ['engine-snapshot', engineSnapshot],
   ['cluster-throughput', clusterThroughput],
   ['result-latency', resultLatency],
+  ['recovery', recovery],
 ];
 
 const only = process.argv.slice(2);
