@@ -153,6 +153,9 @@ export class Coordinator {
     this.lastLive = liveIds;
     metrics.workersAlive.set(live.length);
     this.membership.forgetOlderThan(now, 60_000);
+    // With no live worker at all there is nobody to hand partitions to: keep the last assignment (its
+    // owners resume them when they come back) rather than publish one that owns nothing.
+    if (live.length === 0 && this.assignment !== null) return;
 
     const jobs = new Map<string, { partitions: number; workers: string[] }>();
     for (const w of live) {
