@@ -7,6 +7,7 @@ import { getJob, jobNames } from '../jobs/catalog.ts';
 import { COORDINATOR_HELP, coordinatorCommand } from './commands/coordinator.ts';
 import { PRODUCE_HELP, produceCommand } from './commands/produce.ts';
 import { STATUS_HELP, statusCommand } from './commands/status.ts';
+import { UP_HELP, upCommand } from './commands/up.ts';
 import { RESULTS_HELP, resultsCommand } from './commands/results.ts';
 import { RUN_HELP, runCommand } from './commands/run.ts';
 import { WORKER_HELP, workerCommand } from './commands/worker.ts';
@@ -16,6 +17,7 @@ const HELP = `shardflow — distributed stream processing on NATS JetStream
 Usage: shardflow <command> [options]
 
 Commands:
+  up           start a whole local cluster (embedded nats-server, coordinators, workers, producer)
   run          run a job in this process over generated or NDJSON events, write its results
   worker       run a worker process: partitions of jobs, checkpointed to JetStream KV
   coordinator  run a coordinator (run two: leader and standby)
@@ -72,6 +74,25 @@ async function main(argv: string[]): Promise<number> {
       if (values.help) return help(WORKER_HELP);
       if (!values.job?.length) throw usage(`--job is required; one of: ${jobNames().join(', ')}`);
       return workerCommand({ jobs: values.job, partitions: values.partitions, id: values.id }, config, log);
+    }
+    case 'up': {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          workers: { type: 'string', default: '5' },
+          coordinators: { type: 'string', default: '2' },
+          job: { type: 'string', default: 'station-sentiment' },
+          rate: { type: 'string', default: '200' },
+          help: { type: 'boolean', short: 'h' },
+        },
+        strict: true,
+      });
+      if (values.help) return help(UP_HELP);
+      return upCommand(
+        { workers: wholeNumber(values.workers, '--workers'), coordinators: wholeNumber(values.coordinators, '--coordinators'), job: values.job, rate: wholeNumber(values.rate, '--rate') },
+        config,
+        log,
+      );
     }
     case 'coordinator': {
       const { values } = parseArgs({ args: rest, options: { id: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true });

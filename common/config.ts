@@ -55,3 +55,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 export function programSearchPath(env: NodeJS.ProcessEnv = process.env): string[] {
   return (env.PATH ?? '').split(':').filter(Boolean);
 }
+
+/** The environment handed to child processes (the local cluster's coordinators and workers). */
+export function childEnvironment(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
+}

@@ -18,7 +18,7 @@ every partition (owner, lag). --json prints it as one JSON object (a stable shap
 export interface ClusterStatus {
   leader: { id: string; term: number } | null;
   coordinators: { id: string; role: string; alive: boolean }[];
-  workers: { id: string; alive: boolean; partitions: number; last_heartbeat_ms: number }[];
+  workers: { id: string; alive: boolean; partitions: number; last_heartbeat_ms: number; metrics_port: number }[];
   partitions: { job: string; partition: number; owner: string | null; lag: number | null }[];
 }
 
@@ -50,7 +50,7 @@ export async function readStatus(natsUrl: string, config: Config): Promise<Clust
         .map((c) => ({ id: c.id, role: c.role, alive: now - c.at < lease }))
         .sort((a, b) => (a.id < b.id ? -1 : 1)),
       workers: workers
-        .map((w) => ({ id: w.id, alive: now - w.at < timeout, partitions: w.owned.length, last_heartbeat_ms: now - w.at }))
+        .map((w) => ({ id: w.id, alive: now - w.at < timeout, partitions: w.owned.length, last_heartbeat_ms: now - w.at, metrics_port: w.metricsPort }))
         .sort((a, b) => (a.id < b.id ? -1 : 1)),
       partitions: Object.entries(assignment?.owners ?? {})
         .sort(([a], [b]) => (a < b ? -1 : 1))
@@ -71,7 +71,7 @@ export async function statusCommand(options: { json: boolean }, config: Config):
     `leader        ${s.leader ? `${s.leader.id} (term ${s.leader.term})` : 'none'}`,
     `coordinators  ${s.coordinators.map((c) => `${c.id} ${c.alive ? c.role : 'dead'}`).join(', ') || 'none'}`,
     'workers:',
-    ...s.workers.map((w) => `  ${w.id.padEnd(20)} ${w.alive ? 'alive' : 'DEAD '}  ${String(w.partitions).padStart(3)} partitions  last heartbeat ${w.last_heartbeat_ms} ms ago`),
+    ...s.workers.map((w) => `  ${w.id.padEnd(20)} ${w.alive ? 'alive' : 'DEAD '}  ${String(w.partitions).padStart(3)} partitions  last heartbeat ${w.last_heartbeat_ms} ms ago  metrics http://127.0.0.1:${w.metrics_port}/metrics`),
     'partitions:',
   ];
   const byJob = new Map<string, typeof s.partitions>();

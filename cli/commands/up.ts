@@ -1,0 +1,82 @@
+// `shardflow up` (and `npm start`): the local cluster in the foreground until Ctrl-C or SIGTERM.
+import { LocalCluster } from '../../cluster/local-cluster.ts';
+import { childEnvironment, type Config } from '../../common/config.ts';
+import { ShardflowError } from '../../common/errors.ts';
+import type { Logger } from '../../common/logger.ts';
+import { loadJob } from '../../jobs/catalog.ts';
+import { readStatus } from './status.ts';
+
+export const UP_HELP = `Usage: shardflow up [--workers N] [--coordinators N] [--job NAME] [--rate R]
+
+Starts a whole local cluster and keeps it running until Ctrl-C or SIGTERM: an embedded nats-server
+(port from SHARDFLOW_NATS_URL, default 4322; store in <SHARDFLOW_DATA_DIR>/nats), the coordinators, the
+workers, and a producer feeding the job. Stopping checkpoints every partition first; running it again
+resumes from the checkpoints. Logs of every process go to <SHARDFLOW_DATA_DIR>/logs/.
+  --workers N        worker processes (default 5)
+  --coordinators N   coordinator processes (default 2: leader and standby)
+  --job NAME         the job to run and feed (default station-sentiment)
+  --rate R           events per second the producer publishes (default 200; 0: none)`;
+
+export interface UpOptions {
+  workers: number;
+  coordinators: number;
+  job: string;
+  rate: number;
+}
+
+export async function upCommand(options: UpOptions, config: Config, log: Logger): Promise<number> {
+  const url = new URL(config.NATS_URL.split(',')[0]!.replace(/^nats:/, 'http:'));
+  if (url.hostname !== '127.0.0.1' && url.hostname !== 'localhost') {
+    throw new ShardflowError('CONFIG_INVALID', `shardflow up starts its own nats-server on this machine; SHARDFLOW_NATS_URL must point at 127.0.0.1 (got ${config.NATS_URL})`);
+  }
+  if (options.workers < 1 || options.coordinators < 1) {
+    throw new ShardflowError('CONFIG_INVALID', 'shardflow up needs at least one worker and one coordinator (--workers N, --coordinators N)');
+  }
+  const job = await loadJob(options.job);
+  process.stdout.write(`starting a local cluster: nats-server, ${options.coordinators} coordinators, ${options.workers} workers, job ${job.name}...\n`);
+  const cluster = await LocalCluster.up({
+    dataDir: config.DATA_DIR,
+    natsPort: Number(url.port || 4222),
+    coordinators: options.coordinators,
+    workers: options.workers,
+    job,
+    jobSpec: options.job,
+    rate: options.rate,
+    log,
+    env: childEnvironment(),
+  });
+  const status = await readStatus(cluster.natsUrl, config).catch(() => undefined);
+  process.stdout.write(
+    [
+      'shardflow local cluster is up',
+      `  nats          ${cluster.natsUrl}  (store ${config.DATA_DIR}/nats)`,
+      `  processes     ${cluster.processes().map((p) => `${p.id}:${p.pid}`).join(' ')}`,
+      `  leader        ${status?.leader ? `${status.leader.id} (term ${status.leader.term})` : 'being elected'}`,
+      `  job           ${job.name}, producer at ${options.rate} events/s`,
+      `  status        SHARDFLOW_NATS_URL=${cluster.natsUrl} npx shardflow status`,
+      `  results       SHARDFLOW_NATS_URL=${cluster.natsUrl} npx shardflow results --job ${job.name}`,
+      `  metrics       /metrics of each worker: see status`,
+      `  logs          ${cluster.logDir}/`,
+      'Ctrl-C stops everything (checkpoints first); running it again resumes from the checkpoints.',
+      '',
+    ].join('\n'),
+  );
+  const progress = setInterval(() => {
+    void readStatus(cluster.natsUrl, config)
+      .then((s) => {
+        const alive = s.workers.filter((w) => w.alive).length;
+        const lag = s.partitions.reduce((n, p) => n + (p.lag ?? 0), 0);
+        process.stdout.write(`[${new Date().toISOString().slice(11, 19)}] produced ${cluster.produced} events; leader ${s.leader?.id ?? 'none'} term ${s.leader?.term ?? '-'}; ${alive} workers alive; lag ${lag}\n`);
+      })
+      .catch(() => {});
+  }, 10_000);
+  const signal = await new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  clearInterval(progress);
+  process.stdout.write(`\n${signal}: stopping (workers checkpoint and release their partitions first)...\n`);
+  await cluster.down();
+  process.stdout.write(`stopped. State kept in ${config.DATA_DIR}/; \`npm start\` resumes from the checkpoints.\n`);
+  return 0;
+}
