@@ -86,7 +86,11 @@ export class IngestRouterActor implements Behavior<RouterMessage> {
     try {
       if (message.type === 'checkpoint') {
         await this.record();
-        if (message.release) await this.env.store.release(this.lease!);
+        if (message.release) {
+          await this.env.store.release(this.lease!);
+          this.fenced = true; // released: route nothing more
+          this.feed?.stop();
+        }
         message.replyTo.reply(this.lastSeq);
       } else if (message.type === 'batch') {
         if (message.generation === this.generation) await this.route(message.messages);

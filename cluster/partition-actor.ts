@@ -145,7 +145,12 @@ export class PartitionActor<E> implements Behavior<PartitionMessage> {
           return;
         case 'checkpoint': {
           const report = await this.checkpoint(true);
-          if (message.release) await this.env.store.release(this.lease!);
+          if (message.release) {
+            await this.env.store.release(this.lease!);
+            // Released: nothing more may be read or written here, not even a batch already queued.
+            this.fenced = true;
+            this.feed?.stop();
+          }
           message.replyTo.reply(report);
           return;
         }
