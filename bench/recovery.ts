@@ -8,9 +8,9 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { JobProducer } from '../cluster/producer.ts';
 import { ensureJobTopology } from '../cluster/topology.ts';
-import { ASSIGNMENT_KEY, COORDINATION_BUCKET, LEADER_KEY } from '../common/names.ts';
+import { ASSIGNMENT_KEY, COORDINATION_BUCKET } from '../common/names.ts';
 import { seededRandom } from '../common/random.ts';
-import type { AssignmentRecord, LeaderRecord } from '../coordinator/protocol.ts';
+import { readLeader, type AssignmentRecord } from '../coordinator/protocol.ts';
 import { ShardflowProcess, startTestNats, waitFor, WorkerProcess } from '../test/cluster-harness.ts';
 import { COUNTING_MODULE } from '../test/counting-run.ts';
 import countingJob from '../test/fixtures/counting-job.ts';
@@ -68,7 +68,7 @@ export async function recovery(log: (line: string) => void): Promise<Figure[]> {
 
     const leaderSamples: number[] = [];
     for (let k = 0; k < KILLS; k++) {
-      const current = await leader(kv);
+      const current = await readLeader(kv);
       const victim = coordinators.find((c) => c.id === current?.id)!;
       const standby = coordinators.find((c) => c !== victim)!;
       const killedAt = Date.now();
@@ -101,10 +101,6 @@ export async function recovery(log: (line: string) => void): Promise<Figure[]> {
   }
 }
 
-async function leader(kv: KV): Promise<LeaderRecord | null> {
-  const e = await kv.get(LEADER_KEY);
-  return e?.operation === 'PUT' ? (e.json() as LeaderRecord) : null;
-}
 
 async function balancedOver(kv: KV, workers: string[]): Promise<AssignmentRecord> {
   let record: AssignmentRecord | null = null;

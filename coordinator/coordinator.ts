@@ -70,7 +70,8 @@ export class Coordinator {
     clearInterval(this.timer);
     while (this.busy) await new Promise((r) => setTimeout(r, 10));
     if (this.election.role === 'leader') {
-      await this.kv.delete(LEADER_KEY, { previousSeq: this.election.revision }).catch(() => {});
+      const resigned: LeaderRecord = { id: this.options.id, term: this.election.term, renewedAt: Date.now(), resigned: true };
+      await this.kv.update(LEADER_KEY, JSON.stringify(resigned), this.election.revision).catch(() => {});
       this.options.log.info({ term: this.election.term }, 'leader stepped down for shutdown');
     }
     await this.kv.delete(coordinatorKey(this.options.id)).catch(() => {});
@@ -120,7 +121,7 @@ export class Coordinator {
       const value = JSON.stringify({ id: this.options.id, term: action.term, renewedAt: Date.now() } satisfies LeaderRecord);
       let revision: number | null;
       try {
-        revision = action.type === 'campaign' && record === null ? await this.kv.create(LEADER_KEY, value) : await this.kv.update(LEADER_KEY, value, action.revision);
+        revision = action.revision === 0 ? await this.kv.create(LEADER_KEY, value) : await this.kv.update(LEADER_KEY, value, action.revision);
       } catch {
         revision = null;
       }

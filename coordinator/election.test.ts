@@ -38,4 +38,10 @@ describe('leader election', () => {
     const s = writeOutcome({ ...initialElection(0), role: 'candidate' }, 'a', 1, 2, 0);
     expect(observeLeader(s, 'a', { id: 'b', term: 2, renewedAt: 0 }, 9, 100)).toMatchObject({ role: 'follower', term: 2, leaderId: 'b' });
   });
+
+  it('takes over at once from a resigned leader, with a higher term than any before', () => {
+    const s = observeLeader(initialElection(0), 'b', { id: 'a', term: 7, renewedAt: 0, resigned: true }, 12, 0);
+    expect(s.leaderId).toBeNull();
+    expect(electionTick(s, 1, t).action).toEqual({ type: 'campaign', term: 8, revision: 12 });
+  });
 });

@@ -33,7 +33,7 @@ export interface ElectionTiming {
 
 export type ElectionAction =
   | { type: 'none' }
-  /** Write {me, term}: create when there is no leader record, else compare-and-set on `revision`. */
+  /** Write {me, term}: create when there is no leader record (revision 0), else compare-and-set on `revision`. */
   | { type: 'campaign'; term: number; revision: number }
   /** Rewrite {me, term} with compare-and-set on `revision`. */
   | { type: 'renew'; term: number; revision: number };
@@ -46,8 +46,9 @@ export function initialElection(now: number): ElectionState {
 export function observeLeader(s: ElectionState, me: string, record: LeaderRecord | null, revision: number, now: number): ElectionState {
   if (revision === s.revision) return s;
   const term = Math.max(s.term, record?.term ?? 0);
-  const role: Role = s.role === 'leader' && record?.id !== me ? 'follower' : s.role;
-  return { ...s, role, term, leaderId: record?.id ?? null, revision, changedAt: now };
+  const leaderId = record && !record.resigned ? record.id : null;
+  const role: Role = s.role === 'leader' && leaderId !== me ? 'follower' : s.role;
+  return { ...s, role, term, leaderId, revision, changedAt: now };
 }
 
 /** The next step on a timer tick. */

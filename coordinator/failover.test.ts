@@ -6,13 +6,13 @@ import { Kvm, type KV, type KvWatchEntry } from '@nats-io/kv';
 import { afterEach, describe, expect, it } from 'vitest';
 import { JobProducer } from '../cluster/producer.ts';
 import { ensureJobTopology } from '../cluster/topology.ts';
-import { ASSIGNMENT_KEY, COORDINATION_BUCKET, LEADER_KEY } from '../common/names.ts';
+import { ASSIGNMENT_KEY, COORDINATION_BUCKET } from '../common/names.ts';
 import { minimumMoves } from '../test/assignment-oracle.ts';
 import { ShardflowProcess, sleep, startTestNats, waitFor, WorkerProcess, type TestNats } from '../test/cluster-harness.ts';
 import { COUNTING_MODULE, countingEvents, expectExactResults, publishAll } from '../test/counting-run.ts';
 import countingJob, { COUNTING } from '../test/fixtures/counting-job.ts';
 import { movedPartitions } from './assignment-strategy.ts';
-import type { AssignmentRecord, LeaderRecord } from './protocol.ts';
+import { readLeader, type AssignmentRecord } from './protocol.ts';
 
 let nats: TestNats | undefined;
 const processes: ShardflowProcess[] = [];
@@ -43,10 +43,6 @@ function env(): Record<string, string> {
   return { SHARDFLOW_NATS_URL: nats!.url, SHARDFLOW_CHECKPOINT_INTERVAL_MS: '200' };
 }
 
-async function leader(kv: KV): Promise<LeaderRecord | null> {
-  const e = await kv.get(LEADER_KEY);
-  return e?.operation === 'PUT' ? (e.json() as LeaderRecord) : null;
-}
 
 async function assignment(kv: KV): Promise<AssignmentRecord | null> {
   const e = await kv.get(ASSIGNMENT_KEY);
@@ -89,7 +85,7 @@ describe('coordinators', () => {
     const { kv, producer } = await setup();
     const c1 = spawn('coordinator', 'c1');
     await c1.start();
-    await waitFor(async () => (await leader(kv))?.id === 'c1', 10_000, 'c1 to lead');
+    await waitFor(async () => (await readLeader(kv))?.id === 'c1', 10_000, 'c1 to lead');
     const c2 = spawn('coordinator', 'c2');
     await c2.start();
     const workers = ['w1', 'w2', 'w3'].map((id) => spawn('worker', id));
@@ -100,14 +96,14 @@ describe('coordinators', () => {
     await sleep(700);
     const killedAt = Date.now();
     await c1.kill();
-    await waitFor(async () => (await leader(kv))?.id === 'c2', 10_000, 'c2 to lead');
+    await waitFor(async () => (await readLeader(kv))?.id === 'c2', 10_000, 'c2 to lead');
     const tookOver = Number(c2.logs('coordinator is now leader').at(-1)!.time);
     console.info(`leader kill -> standby leading: ${tookOver - killedAt} ms`);
-    expect((await leader(kv))!.term).toBe(2);
+    expect((await readLeader(kv))!.term).toBe(2);
 
     await c1.start(); // back as the standby
     c2.signal('SIGSTOP');
-    await waitFor(async () => (await leader(kv))?.id === 'c1', 10_000, 'c1 to lead again while c2 is paused');
+    await waitFor(async () => (await readLeader(kv))?.id === 'c1', 10_000, 'c1 to lead again while c2 is paused');
     await waitFor(async () => (await assignment(kv))?.term === 3, 10_000, 'the new leader to publish under term 3');
     const published = c2.logs('assignment published').length;
     const resumedAt = Date.now();
@@ -116,7 +112,7 @@ describe('coordinators', () => {
     await sleep(1_000);
     expect(c2.logs('assignment published').length).toBe(published); // nothing after waking up
     expect((await assignment(kv))!.term).toBe(3);
-    expect((await leader(kv))).toMatchObject({ id: 'c1', term: 3 });
+    expect((await readLeader(kv))).toMatchObject({ id: 'c1', term: 3 });
 
     await publishing;
     await expectExactResults(nats!.nc, processes, 90_000);

@@ -2,12 +2,25 @@
 // Every record is JSON. Times are epoch ms of the writer's clock, shown in `status`; liveness is
 // judged by the reader's own clock (when it saw a record change), never by comparing clocks.
 
+import type { KV } from '@nats-io/kv';
+import { LEADER_KEY } from '../common/names.ts';
+
 /** `leader` — written by the leader (create or compare-and-set), read by coordinators, workers and
- *  `status`. The term grows by one at every change of leader. */
+ *  `status`. The term grows by one at every change of leader. It is never deleted: a leader that
+ *  stops gracefully marks it `resigned`, so the standby leads at once and the term keeps growing
+ *  across restarts of the whole cluster (workers ignore assignments of an older term). */
 export interface LeaderRecord {
   id: string;
   term: number;
   renewedAt: number;
+  resigned?: boolean;
+}
+
+/** The acting leader's record, or null when there is none (never elected, or resigned). */
+export async function readLeader(kv: KV): Promise<LeaderRecord | null> {
+  const e = await kv.get(LEADER_KEY);
+  const record = e?.operation === 'PUT' ? (e.json() as LeaderRecord) : null;
+  return record && !record.resigned ? record : null;
 }
 
 /** `assignment` — written by the leader only (compare-and-set on the revision it last saw), watched

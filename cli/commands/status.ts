@@ -7,8 +7,8 @@
 import { Kvm } from '@nats-io/kv';
 import { connect } from '@nats-io/transport-node';
 import type { Config } from '../../common/config.ts';
-import { ASSIGNMENT_KEY, COORDINATION_BUCKET, LEADER_KEY } from '../../common/names.ts';
-import type { AssignmentRecord, CoordinatorHeartbeat, LeaderRecord, WorkerHeartbeat } from '../../coordinator/protocol.ts';
+import { ASSIGNMENT_KEY, COORDINATION_BUCKET } from '../../common/names.ts';
+import { readLeader, type AssignmentRecord, type CoordinatorHeartbeat, type WorkerHeartbeat } from '../../coordinator/protocol.ts';
 
 export const STATUS_HELP = `Usage: shardflow status [--json]
 
@@ -27,8 +27,7 @@ export async function readStatus(natsUrl: string, config: Config): Promise<Clust
   try {
     const kv = await new Kvm(nc).create(COORDINATION_BUCKET, { history: 1, replicas: config.REPLICAS });
     const now = Date.now();
-    const leaderEntry = await kv.get(LEADER_KEY);
-    const leader = leaderEntry?.operation === 'PUT' ? (leaderEntry.json() as LeaderRecord) : null;
+    const leader = await readLeader(kv);
     const coordinators: CoordinatorHeartbeat[] = [];
     const workers: WorkerHeartbeat[] = [];
     for await (const key of await kv.keys()) {
