@@ -2,7 +2,7 @@
 // embedded nats-server comes up with a leader and every partition assigned, computes exact results,
 // stops on SIGTERM with every partition checkpointed and released, and resumes after a restart with
 // nothing lost or duplicated.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,21 +57,38 @@ describe('shardflow up (npm start)', () => {
       'a leader, 2 coordinators, 3 workers and every partition assigned',
     );
     nc = await connect({ servers: url });
-    await publishAll(new JobProducer(jetstream(nc), countingJob, { producerId: 'up-1' }), countingEvents(21, 0, 8_000));
+    const producer = new JobProducer(jetstream(nc), countingJob, { producerId: 'up-1' });
+    await publishAll(producer, countingEvents(21, 0, 4_000));
+    await expectExactResults(nc, [], 60_000);
+
+    // Operate it by hand: scale out, kill the leader, kill a worker, while events keep coming.
+    const cli = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, 'bin', 'shardflow.mjs'), ...args], { cwd: ROOT, env, encoding: 'utf8', timeout: 120_000 });
+    expect(cli('scale', '--workers', '4')).toMatchObject({ status: 0, stdout: 'workers: w1 w2 w3 w4\n' });
+    await waitFor(async () => new Set((await readStatus(url, config)).partitions.map((p) => p.owner)).size === 4, 30_000, 'partitions over 4 workers');
+    const before = (await readStatus(url, config)).leader!;
+    expect(cli('kill', 'leader')).toMatchObject({ status: 0, stdout: expect.stringMatching(new RegExp(`killed coordinator ${before.id} `)) });
+    await waitFor(async () => ((await readStatus(url, config)).leader?.term ?? 0) > before.term, 30_000, 'a new leader');
+    expect(cli('kill', 'worker', '--id', 'w2')).toMatchObject({ status: 0, stdout: expect.stringMatching(/killed worker w2 /) });
+    expect(cli('kill', 'worker', '--id', 'w9')).toMatchObject({ status: 2, stderr: expect.stringMatching(/no running worker w9/) });
+    await publishAll(producer, countingEvents(23, 4_000, 4_000, Date.now() - 8_000)); // the cluster idled: its watermark is now
     await expectExactResults(nc, [], 60_000);
     await nc.close();
+    const lastTerm = (await readStatus(url, config)).leader!.term;
 
-    run.child.kill('SIGTERM');
+    expect(cli('down')).toMatchObject({ status: 0, stdout: expect.stringMatching(/stopping/) });
     expect(await run.exit).toBe(0);
     expect(run.output()).toMatch(/stopped\. State kept in/);
+    expect(cli('down')).toMatchObject({ status: 2, stderr: expect.stringMatching(/no local cluster answers|no `shardflow up` answers/) });
 
     run = await startUp(env);
     up = run.child;
+    // The terms go on from the first run: workers ignore assignments of an older term.
+    await waitFor(async () => ((await readStatus(url, config)).leader?.term ?? 0) > lastTerm, 30_000, 'a leader with a newer term');
     nc = await connect({ servers: url });
     const kv = await new Kvm(nc).open(CHECKPOINTS_BUCKET);
     const entries = await Promise.all([...Array(COUNTING.partitions).keys()].map(async (p) => (await kv.get(checkpointKey('counting', p)))?.json() as { seq: number }));
     expect(entries.every((e) => e.seq > 0)).toBe(true); // the first run's checkpoints survived the restart
-    await publishAll(new JobProducer(jetstream(nc), countingJob, { producerId: 'up-2' }), countingEvents(22, 8_000, 8_000));
+    await publishAll(new JobProducer(jetstream(nc), countingJob, { producerId: 'up-2' }), countingEvents(22, 8_000, 8_000, Date.now() - 16_000));
     await expectExactResults(nc, [], 60_000);
     const logs = readdirSync(join(dir, 'data', 'logs')).map((f) => readFileSync(join(dir, 'data', 'logs', f), 'utf8')).join('\n');
     expect(logs).toMatch(/"restoredBytes":[1-9]/);

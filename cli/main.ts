@@ -4,6 +4,7 @@ import { describeConfig, loadConfig } from '../common/config.ts';
 import { isShardflowError, ShardflowError } from '../common/errors.ts';
 import { createLogger } from '../common/logger.ts';
 import { getJob, jobNames } from '../jobs/catalog.ts';
+import { controlCommand, DOWN_HELP, KILL_HELP, SCALE_HELP } from './commands/control.ts';
 import { COORDINATOR_HELP, coordinatorCommand } from './commands/coordinator.ts';
 import { PRODUCE_HELP, produceCommand } from './commands/produce.ts';
 import { STATUS_HELP, statusCommand } from './commands/status.ts';
@@ -18,6 +19,9 @@ Usage: shardflow <command> [options]
 
 Commands:
   up           start a whole local cluster (embedded nats-server, coordinators, workers, producer)
+  scale        start or stop workers of the local cluster (--workers N)
+  kill         kill -9 a worker, a coordinator or the leader of the local cluster
+  down         stop the local cluster (checkpoints first)
   run          run a job in this process over generated or NDJSON events, write its results
   worker       run a worker process: partitions of jobs, checkpointed to JetStream KV
   coordinator  run a coordinator (run two: leader and standby)
@@ -93,6 +97,24 @@ async function main(argv: string[]): Promise<number> {
         config,
         log,
       );
+    }
+    case 'scale': {
+      const { values } = parseArgs({ args: rest, options: { workers: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true });
+      if (values.help) return help(SCALE_HELP);
+      if (values.workers === undefined) throw usage('--workers N is required');
+      return controlCommand({ op: 'scale', workers: wholeNumber(values.workers, '--workers') }, config);
+    }
+    case 'kill': {
+      const { values, positionals } = parseArgs({ args: rest, options: { id: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: true });
+      if (values.help) return help(KILL_HELP);
+      const target = positionals[0];
+      if (target !== 'worker' && target !== 'coordinator' && target !== 'leader') throw usage('say what to kill: `shardflow kill worker|coordinator|leader [--id ID]`');
+      return controlCommand({ op: 'kill', target, id: values.id }, config);
+    }
+    case 'down': {
+      const { values } = parseArgs({ args: rest, options: { help: { type: 'boolean', short: 'h' } }, strict: true });
+      if (values.help) return help(DOWN_HELP);
+      return controlCommand({ op: 'down' }, config);
     }
     case 'coordinator': {
       const { values } = parseArgs({ args: rest, options: { id: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true });

@@ -97,3 +97,6 @@ export function workerKey(id: string): string {
 export function coordinatorKey(id: string): string {
   return `coordinators.${id}`;
 }
+
+/** Requests to a running `shardflow up` (scale, kill, down): core NATS request/reply. */
+export const LOCAL_CONTROL_SUBJECT = 'shardflow.local.control';

@@ -14,12 +14,14 @@ import { COUNTING } from './fixtures/counting-job.ts';
 export const COUNTING_MODULE = 'test/fixtures/counting-job.ts';
 const T0 = Date.UTC(2026, 0, 1);
 
-/** Keyed numbers a little out of order (within the bound), with ~3% events far behind (late). */
-export function* countingEvents(seed: number, from: number, count: number): Generator<string> {
+/** Keyed numbers a little out of order (within the bound), with ~3% events far behind (late). Event
+ *  `i` is at `t0 + 2i` ms: a fixed past date by default; a cluster that idled since the previous batch
+ *  has moved its watermark to the wall clock, so such a batch must start at about now. */
+export function* countingEvents(seed: number, from: number, count: number, t0 = T0): Generator<string> {
   const random = seededRandom(seed);
   for (let i = from; i < from + count; i++) {
     const late = random() < 0.03;
-    const t = T0 + i * 2 - (late ? COUNTING.bound + 1 + Math.floor(random() * 3_000) : Math.floor(random() * COUNTING.bound));
+    const t = t0 + i * 2 - (late ? COUNTING.bound + 1 + Math.floor(random() * 3_000) : Math.floor(random() * COUNTING.bound));
     yield JSON.stringify({ k: `k${Math.floor(random() * 60)}`, v: Math.floor(random() * 100), t });
   }
 }
@@ -71,8 +73,14 @@ export async function expectExactResults(nc: NatsConnection, processes: Shardflo
     throw new Error(`${(err as Error).message}: ${JSON.stringify(last)}\n${warnings.join('\n')}`);
   }
   const expected = await expectedCounting(nc);
-  await waitFor(async () => (await readStream(nc, lateStream('counting'))).length >= expected.late.size, 20_000, 'late side output');
-  const late = await readStream(nc, lateStream('counting'));
+  let late = await readStream(nc, lateStream('counting'));
+  try {
+    await waitFor(async () => (late = await readStream(nc, lateStream('counting'))).length >= expected.late.size, 20_000, 'late side output');
+  } catch (err) {
+    const seen = new Set(late.map((m) => Number(m.headers['Shardflow-Source-Seq'])));
+    const missing = [...expected.late].filter((s) => !seen.has(s));
+    throw new Error(`${(err as Error).message}: ${late.length} of ${expected.late.size} late events; missing source seqs ${missing.slice(0, 20).join(',')}`);
+  }
   const lateSeqs = late.map((m) => Number(m.headers['Shardflow-Source-Seq']));
   expect(new Set(lateSeqs).size).toBe(lateSeqs.length);
   expect(new Set(lateSeqs)).toEqual(expected.late);

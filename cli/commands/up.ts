@@ -57,6 +57,7 @@ export async function upCommand(options: UpOptions, config: Config, log: Logger)
       `  results       SHARDFLOW_NATS_URL=${cluster.natsUrl} npx shardflow results --job ${job.name}`,
       `  metrics       /metrics of each worker: see status`,
       `  logs          ${cluster.logDir}/`,
+      '  control       npx shardflow scale --workers N | kill worker|coordinator|leader | down',
       'Ctrl-C stops everything (checkpoints first); running it again resumes from the checkpoints.',
       '',
     ].join('\n'),
@@ -73,6 +74,7 @@ export async function upCommand(options: UpOptions, config: Config, log: Logger)
   const signal = await new Promise<string>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
+    cluster.serveControl(() => resolve('shardflow down'));
   });
   clearInterval(progress);
   process.stdout.write(`\n${signal}: stopping (workers checkpoint and release their partitions first)...\n`);

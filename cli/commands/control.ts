@@ -1,0 +1,38 @@
+// `shardflow scale`, `kill` and `down`: requests to the running local cluster (`shardflow up`).
+import { connect } from '@nats-io/transport-node';
+import type { Config } from '../../common/config.ts';
+import { ShardflowError } from '../../common/errors.ts';
+import { LOCAL_CONTROL_SUBJECT } from '../../common/names.ts';
+import type { LocalControlReply, LocalControlRequest } from '../../cluster/local-control.ts';
+
+export const SCALE_HELP = `Usage: shardflow scale --workers N
+
+Starts or gracefully stops workers of the running local cluster until N run; the leader rebalances.`;
+
+export const KILL_HELP = `Usage: shardflow kill worker|coordinator|leader [--id ID]
+
+kill -9 of one process of the running local cluster (a random one unless --id), for chaos by hand.
+The cluster starts it again a second later, as a supervisor would; watch \`shardflow status\`.`;
+
+export const DOWN_HELP = `Usage: shardflow down
+
+Stops the running local cluster as Ctrl-C does: workers checkpoint and release first.`;
+
+export async function controlCommand(request: LocalControlRequest, config: Config): Promise<number> {
+  const nc = await connect({ servers: config.NATS_URL.split(','), name: `control-${process.pid}` }).catch((cause: unknown) => {
+    throw new ShardflowError('CONFIG_INVALID', `no local cluster answers at ${config.NATS_URL}: start one with \`npm start\` (or set SHARDFLOW_NATS_URL)`, { cause });
+  });
+  try {
+    const m = await nc.request(LOCAL_CONTROL_SUBJECT, JSON.stringify(request), { timeout: 120_000 }).catch((cause: unknown) => {
+      throw new ShardflowError('CONFIG_INVALID', `no \`shardflow up\` answers on ${config.NATS_URL} (${(cause as Error).message}); these verbs drive the local cluster started by \`npm start\``, { cause });
+    });
+    const reply = m.json() as LocalControlReply;
+    if (!reply.ok) throw new ShardflowError('CONFIG_INVALID', reply.error);
+    if (reply.workers) process.stdout.write(`workers: ${reply.workers.join(' ')}\n`);
+    if (reply.killed) process.stdout.write(`killed ${reply.killed.role} ${reply.killed.id} (pid ${reply.killed.pid}) with SIGKILL; it restarts in about a second\n`);
+    if (reply.stopping) process.stdout.write('the local cluster is stopping (workers checkpoint first)\n');
+    return 0;
+  } finally {
+    await nc.close();
+  }
+}
