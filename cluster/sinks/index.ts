@@ -20,7 +20,8 @@ export async function openSink(nc: NatsConnection, job: Job<unknown>, replicas: 
     case 'mongodb':
       return MongoSink.connect(spec.url, spec.database, spec.collection);
     case 'postgres':
+      throw new ShardflowError('CONFIG_INVALID', `job ${job.name}: the postgres sink is not available in this version; use { type: 'kv' } or { type: 'mongodb', ... }`);
     case 'files':
-      throw new ShardflowError('CONFIG_INVALID', `job ${job.name}: the ${spec.type} sink is not available in this version; use { type: 'kv' } or { type: 'mongodb', ... }`);
+      throw new ShardflowError('CONFIG_INVALID', `job ${job.name}: the files sink is not available in this version; use { type: 'kv' } or { type: 'mongodb', ... }`);
   }
 }
