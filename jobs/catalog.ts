@@ -3,9 +3,17 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ShardflowError } from '../common/errors.ts';
 import type { Job } from './define-job.ts';
+import { cryptoPrices } from './examples/crypto-prices.ts';
+import { openfoodBrands } from './examples/openfood-brands.ts';
+import { openfoodNutriscore } from './examples/openfood-nutriscore.ts';
 import { stationSentiment } from './examples/station-sentiment.ts';
+import { supportTickets } from './examples/support-tickets.ts';
+import { userActivity } from './examples/user-activity.ts';
 
-const CATALOG: ReadonlyMap<string, Job<never>> = new Map<string, Job<never>>([[stationSentiment.name, stationSentiment as unknown as Job<never>]]);
+// One per seed pipeline (seed 001 needs two: see openfood-nutriscore.ts).
+const SHIPPED: readonly Job<never>[] = [stationSentiment, openfoodNutriscore, openfoodBrands, userActivity, cryptoPrices, supportTickets] as unknown as Job<never>[];
+
+const CATALOG: ReadonlyMap<string, Job<never>> = new Map(SHIPPED.map((job) => [job.name, job]));
 
 export function jobNames(): string[] {
   return [...CATALOG.keys()];

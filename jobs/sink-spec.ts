@@ -14,13 +14,26 @@ export const sinkSpecSchema = z.discriminatedUnion('type', [
   }),
   z.strictObject({
     type: z.literal('postgres'),
-    url: z.string().min(1).describe('postgres:// connection string'),
+    url: z.string().min(1).optional().describe("postgres:// connection string; default: the cluster's SHARDFLOW_POSTGRES_URL setting"),
     table: z.string().regex(/^[a-z_][a-z0-9_]*$/, 'a lowercase SQL identifier'),
   }),
   z.strictObject({
     type: z.literal('files'),
-    dir: z.string().min(1).describe('folder that receives one JSON file per window'),
+    dir: z.string().min(1).optional().describe('folder that receives one JSON file per window; default: a `results` folder under the data dir'),
   }),
 ]);
 
 export type SinkSpec = z.infer<typeof sinkSpecSchema>;
+
+/** Where a deployment's settings fill in what a job's sink leaves open (its database, its folder). */
+export interface SinkDefaults {
+  postgresUrl: string;
+  /** Folder under which the files sink writes when the job names none. */
+  filesDir: string;
+}
+
+export function withSinkDefaults(spec: SinkSpec, defaults: SinkDefaults): SinkSpec {
+  if (spec.type === 'postgres') return { ...spec, url: spec.url ?? defaults.postgresUrl };
+  if (spec.type === 'files') return { ...spec, dir: spec.dir ?? defaults.filesDir };
+  return spec;
+}

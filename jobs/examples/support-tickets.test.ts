@@ -1,0 +1,125 @@
+import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../common/random.ts';
+import type { WindowResult } from '../../engine/records.ts';
+import { runLocal } from '../local-runner.ts';
+import { supportTickets, ticketGenerator } from './support-tickets.ts';
+
+// Two minutes before midnight UTC at the end of August: the run crosses an hour, a day and a month.
+const START = Date.UTC(2026, 7, 31, 23, 58);
+const INGEST = START + 3_600_000;
+
+function generate(seed: number, n: number, dirtyShare?: number): string[] {
+  const random = seededRandom(seed);
+  const gen = dirtyShare === undefined ? supportTickets.generate! : ticketGenerator({ dirtyShare });
+  return Array.from({ length: n }, (_, i) => gen(random, i, START));
+}
+
+// The business rules, written out again rather than imported: the oracle must not share the job's tables.
+const SLA: Record<string, number> = { low: 72, medium: 24, high: 8, urgent: 4 };
+const SCORE: Record<string, number> = { low: 1, medium: 2, high: 3, urgent: 4 };
+const TEAM: Record<string, string> = {
+  incident: 'Team Tech 1',
+  bug: 'Team Tech 2',
+  request: 'Customer Care',
+  question: 'Customer Care',
+  billing: 'Billing Team',
+  security: 'Security Ops Center',
+};
+
+type Good = { t: number; type: string; priority: string };
+
+function classify(raw: string): string | Good {
+  let e: Record<string, unknown>;
+  try {
+    e = JSON.parse(raw);
+  } catch {
+    return 'malformed-json';
+  }
+  const priority = typeof e.priority === 'string' ? e.priority.trim().toLowerCase() : '';
+  const type = typeof e.type === 'string' ? e.type.trim().toLowerCase() : '';
+  if (typeof e.ticket_id !== 'string' || e.ticket_id === '' || type === '' || !(priority in SLA)) return 'schema-violation';
+  if (e.created_at === undefined) return 'missing-event-time';
+  let t: number;
+  if (typeof e.created_at === 'number') t = e.created_at;
+  else if (typeof e.created_at === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/.test(e.created_at) && Number.isFinite(Date.parse(e.created_at))) t = Date.parse(e.created_at);
+  else return 'invalid-event-time';
+  if (t < Date.UTC(2000, 0, 1) || t > INGEST + 86_400_000) return 'event-time-out-of-range';
+  return { t, type, priority };
+}
+
+function tally(values: (string | number)[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const v of [...values].sort()) out[v] = (out[v] ?? 0) + 1;
+  return out;
+}
+
+function medianOf(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = (s.length - 1) / 2;
+  return (s[Math.floor(mid)]! + s[Math.ceil(mid)]!) / 2;
+}
+
+describe('the support-tickets job (seed 004)', () => {
+  it('writes one document of metrics per 30 s window, equal to plain loops over the tickets', () => {
+    const raws = generate(4, 5_000);
+    const run = runLocal(supportTickets, raws, { ingestTime: () => INGEST });
+
+    const windows = new Map<number, Good[]>();
+    for (const raw of raws) {
+      const e = classify(raw);
+      if (typeof e === 'string') continue;
+      const start = e.t - (e.t % 30_000);
+      windows.set(start, [...(windows.get(start) ?? []), e]);
+    }
+
+    expect(run.records.filter((r) => r.type !== 'result')).toEqual([]); // within the 5 s bound: none late
+    const results = run.records.filter((r): r is WindowResult & { partition: number } => r.type === 'result');
+    expect(results.map((r) => r.start)).toEqual([...windows.keys()].sort((a, b) => a - b)); // in time order, once each
+    for (const r of results) {
+      const tickets = windows.get(r.start)!;
+      const slas = tickets.map((t) => SLA[t.priority]!);
+      expect(r.key).toBe('all');
+      expect(r.end - r.start).toBe(30_000);
+      expect(r.values).toEqual({
+        total_tickets: tickets.length,
+        tickets_per_hour: tally(tickets.map((t) => new Date(t.t).getUTCHours())),
+        tickets_per_day: tally(tickets.map((t) => new Date(t.t).toISOString().slice(0, 10))),
+        tickets_per_type: tally(tickets.map((t) => t.type)),
+        tickets_per_team: tally(tickets.map((t) => TEAM[t.type] ?? 'Triage')),
+        tickets_per_priority: tally(tickets.map((t) => t.priority)),
+        sla_mean: expect.closeTo(slas.reduce((a, b) => a + b, 0) / slas.length, 9),
+        sla_median: medianOf(slas),
+        priority_score_mean: expect.closeTo(tickets.reduce((a, t) => a + SCORE[t.priority]!, 0) / tickets.length, 9),
+      });
+    }
+    // Windows are aligned to event time, so each one falls within one hour and day (unlike Spark's
+    // processing-time batches); the run's windows fall on both sides of midnight.
+    expect(new Set(results.flatMap((r) => Object.keys(r.values.tickets_per_day as object)))).toEqual(new Set(['2026-08-31', '2026-09-01']));
+    expect(new Set(results.flatMap((r) => Object.keys(r.values.tickets_per_hour as object)))).toEqual(new Set(['23', '0']));
+    expect(results.some((r) => 'Triage' in (r.values.tickets_per_team as object))).toBe(true); // an unmapped type is kept
+  });
+
+  it('dead-letters every dirty ticket with the right reason and counts every good one', () => {
+    const raws = generate(12, 3_000, 0.15);
+    const run = runLocal(supportTickets, raws, { ingestTime: () => INGEST });
+    const expected = new Map<number, string>();
+    raws.forEach((raw, i) => {
+      const e = classify(raw);
+      if (typeof e === 'string') expected.set(i, e);
+    });
+    expect(new Map(run.deadLetters.map((d) => [d.position, d.reason]))).toEqual(expected);
+    expect(new Set(expected.values())).toEqual(new Set(['malformed-json', 'schema-violation', 'missing-event-time', 'invalid-event-time', 'event-time-out-of-range']));
+    const messages = run.deadLetters.map((d) => d.message).join('\n');
+    expect(messages).toContain('priority: must be one of low, medium, high, urgent (any case)');
+    expect(messages).toContain('ticket_id: is required: the ticket id as a string');
+    expect(messages).toContain('type: is required: the ticket type');
+    const counted = run.records.reduce((n, r) => n + (r.type === 'result' ? (r.values.total_tickets as number) : 0), 0);
+    expect(counted).toBe(raws.length - expected.size);
+  });
+
+  it('gives byte-identical documents for the same seed', () => {
+    const docs = (seed: number) => JSON.stringify(runLocal(supportTickets, generate(seed, 2_000), { ingestTime: () => INGEST }).records);
+    expect(docs(5)).toBe(docs(5));
+    expect(docs(6)).not.toBe(docs(5));
+  });
+});
