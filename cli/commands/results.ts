@@ -1,24 +1,35 @@
-// `shardflow results`: a job's results from the cluster's KV sink, as NDJSON (one line per key and
-// window: key, window_start, window_end in epoch ms, the aggregates, revision).
+// `shardflow results`: a job's results, read back from wherever its sink writes them (the cluster's
+// KV bucket, PostgreSQL, JSON files), as NDJSON: one line per key and window with key, window_start,
+// window_end in epoch ms, the aggregates and the revision.
 import { connect } from '@nats-io/transport-node';
-import type { Config } from '../../common/config.ts';
+import { sinkDefaults, type Config } from '../../common/config.ts';
+import { ShardflowError } from '../../common/errors.ts';
 import { resultsBucket } from '../../common/names.ts';
-import { readKvResults } from '../../cluster/sinks/kv-sink.ts';
+import { readFileResults, readKvResults, readPostgresResults, type ResultRow } from '../../cluster/sinks/index.ts';
 import { openBucket } from '../../cluster/topology.ts';
 import { loadJob } from '../../jobs/catalog.ts';
+import { withSinkDefaults } from '../../jobs/sink-spec.ts';
 
 export const RESULTS_HELP = `Usage: shardflow results --job NAME
 
-Prints every result of a job held in the cluster's KV results bucket, as NDJSON sorted by window.`;
+Prints every result of a job, read from its sink (the cluster's KV bucket, PostgreSQL or the JSON
+files folder; SHARDFLOW_SINK, SHARDFLOW_POSTGRES_URL and SHARDFLOW_DATA_DIR apply as for workers),
+as NDJSON sorted by window.`;
 
 export async function resultsCommand(options: { job: string }, config: Config): Promise<number> {
   const job = await loadJob(options.job);
-  const nc = await connect({ servers: config.NATS_URL.split(','), name: `results-${process.pid}` });
-  try {
-    const rows = await readKvResults(await openBucket(nc, resultsBucket(job.name), config.REPLICAS));
-    for (const row of rows) process.stdout.write(JSON.stringify(row) + '\n');
-  } finally {
-    await nc.close();
-  }
+  const spec = withSinkDefaults(config.SINK ?? job.sink, sinkDefaults(config));
+  let rows: ResultRow[];
+  if (spec.type === 'postgres') rows = await readPostgresResults(spec.url!, spec.table, job.name);
+  else if (spec.type === 'files') rows = await readFileResults(spec.dir!, job.name);
+  else if (spec.type === 'kv') {
+    const nc = await connect({ servers: config.NATS_URL.split(','), name: `results-${process.pid}` });
+    try {
+      rows = await readKvResults(await openBucket(nc, resultsBucket(job.name), config.REPLICAS));
+    } finally {
+      await nc.close();
+    }
+  } else throw new ShardflowError('CONFIG_INVALID', `job ${job.name} writes to MongoDB (${spec.database}.${spec.collection}); read its results there, e.g. with mongosh`);
+  for (const row of rows) process.stdout.write(JSON.stringify(row) + '\n');
   return 0;
 }
