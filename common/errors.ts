@@ -41,6 +41,9 @@ export const ERROR_CODES = {
   CHECKPOINT_CORRUPT: { domain: 'internal', retryable: false, summary: 'a stored checkpoint is incomplete' },
   SINK_FAILED: { domain: 'external', retryable: true, summary: 'the sink did not accept results' },
   NATS_SERVER_MISSING: { domain: 'external', retryable: false, summary: 'nats-server is not installed' },
+  STREAM_MISSING: { domain: 'user', retryable: false, summary: "a job's stream does not exist on this NATS server" },
+  COMPACTION_BUSY: { domain: 'external', retryable: true, summary: "another compaction of the job is running on the same folder" },
+  LAKE_CORRUPT: { domain: 'internal', retryable: false, summary: "a job's lake folder holds files that contradict each other" },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

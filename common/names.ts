@@ -26,6 +26,14 @@ export function inputSubjects(job: string): string {
   return `shardflow.in.${job}.*`;
 }
 
+/** The partition of a message of the input stream, from its subject; undefined for another subject. */
+export function partitionOfInputSubject(job: string, subject: string): number | undefined {
+  const prefix = `shardflow.in.${job}.`;
+  if (!subject.startsWith(prefix)) return undefined;
+  const rest = subject.slice(prefix.length);
+  return /^\d+$/.test(rest) ? Number(rest) : undefined;
+}
+
 /** Dead letters: one subject per source position, one message per subject, so a replay overwrites. */
 export function deadLetterStream(job: string): string {
   return `shardflow-${job}-dlq`;
@@ -100,3 +108,14 @@ export function coordinatorKey(id: string): string {
 
 /** Requests to a running `shardflow up` (scale, kill, down): core NATS request/reply. */
 export const LOCAL_CONTROL_SUBJECT = 'shardflow.local.control';
+
+/** Folder of a job's Parquet files (and their manifest) under the lake's root folder. */
+export function lakeJobFolder(job: string): string {
+  return job;
+}
+
+/** Manifest of a job's lake folder; the leading underscore makes Spark and Hive readers skip it. */
+export const LAKE_MANIFEST_FILE = '_manifest.json';
+
+/** Lock file held by the one compaction of a job that may run at a time. */
+export const LAKE_LOCK_FILE = '_compact.lock';
