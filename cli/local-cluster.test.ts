@@ -2,7 +2,7 @@
 // embedded nats-server comes up with a leader and every partition assigned, computes exact results,
 // stops on SIGTERM with every partition checkpointed and released, and resumes after a restart with
 // nothing lost or duplicated.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +17,10 @@ import { CHECKPOINTS_BUCKET, checkpointKey } from '../common/names.ts';
 import { ROOT, waitFor } from '../test/cluster-harness.ts';
 import { COUNTING_MODULE, countingEvents, expectExactResults, publishAll } from '../test/counting-run.ts';
 import countingJob, { COUNTING } from '../test/fixtures/counting-job.ts';
+import { startUp } from '../test/local-up.ts';
 import { readStatus } from './commands/status.ts';
+
+const UP_ARGS = ['--workers', '3', '--job', COUNTING_MODULE];
 
 const dir = mkdtempSync(join(tmpdir(), 'shardflow-up-'));
 let up: ChildProcess | undefined;
@@ -28,17 +31,6 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function startUp(env: Record<string, string>): Promise<{ child: ChildProcess; output: () => string; exit: Promise<number | null> }> {
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'shardflow.mjs'), 'up', '--workers', '3', '--job', COUNTING_MODULE], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  await waitFor(() => out.includes('local cluster is up') || child.exitCode !== null, 90_000, 'the local cluster to come up');
-  if (child.exitCode !== null) throw new Error(`shardflow up exited:\n${out}`);
-  return { child, output: () => out, exit };
-}
-
 describe('shardflow up (npm start)', () => {
   it('runs a local cluster that computes exact results and resumes from its checkpoints after a restart', async () => {
     const port = await freePort();
@@ -46,7 +38,7 @@ describe('shardflow up (npm start)', () => {
     const env = { PATH: process.env.PATH ?? '', SHARDFLOW_DATA_DIR: join(dir, 'data'), SHARDFLOW_NATS_URL: url, SHARDFLOW_CHECKPOINT_INTERVAL_MS: '200', SHARDFLOW_LOG_LEVEL: 'info' };
     const config = loadConfig(env);
 
-    let run = await startUp(env);
+    let run = await startUp(UP_ARGS, env);
     up = run.child;
     await waitFor(
       async () => {
@@ -80,7 +72,7 @@ describe('shardflow up (npm start)', () => {
     expect(run.output()).toMatch(/stopped\. State kept in/);
     expect(cli('down')).toMatchObject({ status: 2, stderr: expect.stringMatching(/no local cluster answers|no `shardflow up` answers/) });
 
-    run = await startUp(env);
+    run = await startUp(UP_ARGS, env);
     up = run.child;
     // The terms go on from the first run: workers ignore assignments of an older term.
     await waitFor(async () => ((await readStatus(url, config)).leader?.term ?? 0) > lastTerm, 30_000, 'a leader with a newer term');

@@ -4,6 +4,7 @@ import { describeConfig, loadConfig } from '../common/config.ts';
 import { isShardflowError, ShardflowError } from '../common/errors.ts';
 import { createLogger } from '../common/logger.ts';
 import { getJob, jobNames } from '../jobs/catalog.ts';
+import { COMPACT_HELP, compactCommand, DEFAULT_ROWS_PER_FILE } from './commands/compact.ts';
 import { controlCommand, DOWN_HELP, KILL_HELP, SCALE_HELP } from './commands/control.ts';
 import { COORDINATOR_HELP, coordinatorCommand } from './commands/coordinator.ts';
 import { PRODUCE_HELP, produceCommand } from './commands/produce.ts';
@@ -28,6 +29,7 @@ Commands:
   status       the leader, coordinators, workers and partitions (--json for scripts)
   produce      publish a job's generated (or NDJSON) events to its partitions
   results      print a job's results from the cluster as NDJSON
+  compact      compact a job's new raw events into Parquet files (the batch layer)
   jobs         list the jobs that ship with shardflow
 
 Run \`shardflow <command> --help\` for a command's options.
@@ -137,6 +139,7 @@ async function main(argv: string[]): Promise<number> {
           input: { type: 'string' },
           start: { type: 'string' },
           id: { type: 'string' },
+          live: { type: 'boolean' },
           help: { type: 'boolean', short: 'h' },
         },
         strict: true,
@@ -152,6 +155,7 @@ async function main(argv: string[]): Promise<number> {
           input: values.input,
           start: values.start === undefined ? undefined : wholeNumber(values.start, '--start'),
           id: values.id,
+          live: values.live,
         },
         config,
         log,
@@ -162,6 +166,18 @@ async function main(argv: string[]): Promise<number> {
       if (values.help) return help(RESULTS_HELP);
       if (!values.job) throw usage(`--job is required; one of: ${jobNames().join(', ')}`);
       return resultsCommand({ job: values.job }, config);
+    }
+    case 'compact': {
+      const { values } = parseArgs({
+        args: rest,
+        options: { job: { type: 'string' }, out: { type: 'string' }, 'rows-per-file': { type: 'string', default: String(DEFAULT_ROWS_PER_FILE) }, help: { type: 'boolean', short: 'h' } },
+        strict: true,
+      });
+      if (values.help) return help(COMPACT_HELP);
+      if (!values.job) throw usage(`--job is required; one of: ${jobNames().join(', ')}`);
+      const rowsPerFile = wholeNumber(values['rows-per-file'], '--rows-per-file');
+      if (rowsPerFile < 1) throw usage('--rows-per-file must be at least 1');
+      return compactCommand({ job: values.job, out: values.out, rowsPerFile }, config, log);
     }
     case 'jobs': {
       for (const name of jobNames()) process.stdout.write(`${name.padEnd(24)} ${getJob(name).description}\n`);

@@ -17,7 +17,7 @@ import type { Logger } from '../common/logger.ts';
 import { seededRandom } from '../common/random.ts';
 import type { Job } from '../jobs/define-job.ts';
 import { NatsServerProcess, findNatsServerBinary } from './nats-server.ts';
-import { JobProducer } from './producer.ts';
+import { JobProducer, produceLive } from './producer.ts';
 import { ensureJobTopology } from './topology.ts';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'shardflow.mjs');
@@ -251,17 +251,10 @@ export class LocalCluster {
   private async produce(): Promise<void> {
     const { job, rate } = this.options;
     const producer = new JobProducer(jetstream(this.nc!), job, { producerId: `up-${Date.now()}` });
-    const random = seededRandom(Date.now() & 0xffffff);
-    const began = Date.now();
-    for (let i = 0; !this.stopProducing; i++) {
-      const due = began + (i * 1000) / rate;
-      const wait = due - Date.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      // The generator spaces events 50 ms apart in event time; anchor them so the latest is now.
-      await producer.publish(job.generate!(random, i, Date.now() - i * 50));
-      this.produced++;
-    }
-    await producer.flush();
+    await produceLive(producer, job, rate, seededRandom(Date.now() & 0xffffff), () => {
+      this.produced = producer.published;
+      return this.stopProducing;
+    });
   }
 
   /** Stops everything, workers first so that they checkpoint and release their partitions. */

@@ -10,12 +10,12 @@ import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type { ActorContext, Behavior } from '../actors/index.ts';
 import { isShardflowError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
-import { metrics } from '../common/metrics.ts';
+import { initPartitionMetrics, metrics } from '../common/metrics.ts';
 import { deadLetterSubject, HEADERS, lateSubject, partitionSubject } from '../common/names.ts';
 import type { EngineRecord } from '../engine/records.ts';
 import { WindowOperator } from '../engine/window-operator.ts';
 import type { Job } from '../jobs/define-job.ts';
-import { decodeEvent } from '../jobs/event-decoder.ts';
+import { DEAD_LETTER_REASONS, decodeEvent } from '../jobs/event-decoder.ts';
 import type { Checkpoint, KvCheckpointStore, PartitionLease } from './checkpoint-store.ts';
 import { feedPartition, type PartitionFeed } from './partition-feed.ts';
 import type { CheckpointReport, PartitionMessage } from './protocol.ts';
@@ -86,6 +86,7 @@ export class PartitionActor<E> implements Behavior<PartitionMessage> {
     this.lastCheckpointAt = this.now();
     this.log = env.log.child({ job: job.name, partition });
     this.labels = { job: job.name, partition: String(partition) };
+    initPartitionMetrics(this.labels, DEAD_LETTER_REASONS);
   }
 
   async preStart(ctx: ActorContext<PartitionMessage>): Promise<void> {

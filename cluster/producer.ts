@@ -3,6 +3,9 @@
 // retried publish is stored once. Events whose key cannot be read still go in (to the partition of a
 // hash of their bytes) so the worker dead-letters them with the reason.
 import type { JetStreamClient, PubAck } from '@nats-io/jetstream';
+import { ShardflowError } from '../common/errors.ts';
+import { metrics } from '../common/metrics.ts';
+import type { Random } from '../common/random.ts';
 import { partitionOf, fnv1a32 } from '../common/partition.ts';
 import { partitionSubject } from '../common/names.ts';
 import type { Job } from '../jobs/define-job.ts';
@@ -16,6 +19,7 @@ export interface ProducerOptions {
 }
 
 export class JobProducer<E> {
+  private readonly labels: { job: string };
   private readonly inFlight: Promise<PubAck>[] = [];
   private next = 0;
   published = 0;
@@ -25,7 +29,9 @@ export class JobProducer<E> {
     private readonly js: JetStreamClient,
     private readonly job: Job<E>,
     private readonly options: ProducerOptions,
-  ) {}
+  ) {
+    this.labels = { job: job.name };
+  }
 
   /** The partition an event goes to. */
   partitionOf(raw: string): number {
@@ -50,6 +56,25 @@ export class JobProducer<E> {
     for (const ack of await Promise.all(done)) {
       this.published++;
       if (ack.duplicate) this.duplicates++;
+      else metrics.eventsProduced.inc(this.labels);
     }
   }
+}
+
+/**
+ * Publishes a job's generated events live, at `rate` per second with event time = now, until `stop()`
+ * says so: a running system's input (the local cluster's producer, `produce --live`).
+ */
+export async function produceLive<E>(producer: JobProducer<E>, job: Job<E>, rate: number, random: Random, stop: () => boolean): Promise<number> {
+  if (!job.generate) throw new ShardflowError('CONFIG_INVALID', `job ${job.name} has no generator; publish your own events instead`);
+  const began = Date.now();
+  let i = 0;
+  for (; !stop(); i++) {
+    const wait = began + (i * 1000) / rate - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    // Generators space events 50 ms apart in event time; anchor each one so that it is now.
+    await producer.publish(job.generate(random, i, Date.now() - i * 50));
+  }
+  await producer.flush();
+  return i;
 }

@@ -1,6 +1,9 @@
 // The one place that reads the environment. Every setting has a default and a line of documentation;
 // unknown SHARDFLOW_* variables are rejected so a typo does not silently fall back to a default.
+import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { z } from 'zod';
+import { sinkSpecSchema, type SinkDefaults } from '../jobs/sink-spec.ts';
 import { ShardflowError } from './errors.ts';
 
 const ENV_PREFIX = 'SHARDFLOW_';
@@ -13,14 +16,28 @@ export const configSchema = z.strictObject({
   DATA_DIR: z.string().min(1).default('.shardflow').describe('folder for local state: embedded nats-server store, result files'),
   NATS_URL: z.string().min(1).default('nats://127.0.0.1:4322').describe('NATS server(s) of the cluster, comma-separated (the embedded default listens on 4322)'),
   REPLICAS: z.coerce.number().int().min(1).max(5).default(1).describe('replicas of streams and buckets (3 on a 3-node NATS cluster)'),
-  WORKER_ID: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional().describe('id of a worker process (default: worker-<pid>)'),
+  WORKER_ID: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional().describe('id of a worker process (default: worker-<host>-<pid>)'),
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(0).describe('port of /metrics for this process (0: a free port, logged at start)'),
   CHECKPOINT_INTERVAL_MS: z.coerce.number().int().min(50).default(1_000).describe('ms between checkpoints of a partition'),
   CHECKPOINT_EVERY_EVENTS: z.coerce.number().int().min(1).default(50_000).describe('checkpoint a partition after this many events, whichever comes first'),
-  COORDINATOR_ID: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional().describe('id of a coordinator process (default: coordinator-<pid>)'),
+  COORDINATOR_ID: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional().describe('id of a coordinator process (default: coordinator-<host>-<pid>)'),
   HEARTBEAT_MS: z.coerce.number().int().min(20).default(250).describe('ms between heartbeats of workers and coordinators'),
   WORKER_TIMEOUT_MS: z.coerce.number().int().min(100).default(1_000).describe('ms without a heartbeat after which the leader declares a worker dead'),
   LEADER_LEASE_MS: z.coerce.number().int().min(200).default(1_500).describe('ms the leader record stays valid without renewal; then the standby takes over'),
+  POSTGRES_URL: z.string().min(1).default('postgres://postgres@127.0.0.1:5432/postgres').describe('PostgreSQL of the jobs whose postgres sink names no url (openfood-*, crypto-prices)'),
+  SINK: z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be a JSON sink spec, e.g. {"type":"mongodb","url":"mongodb://host:27017","database":"db","collection":"results"}' });
+        return z.NEVER;
+      }
+    })
+    .pipe(sinkSpecSchema)
+    .optional()
+    .describe('JSON sink spec that replaces the sink of every job this worker runs (e.g. MongoDB in docker-compose)'),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -59,4 +76,15 @@ export function programSearchPath(env: NodeJS.ProcessEnv = process.env): string[
 /** The environment handed to child processes (the local cluster's coordinators and workers). */
 export function childEnvironment(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
   return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
+}
+
+/** A process id unique across machines and containers (where every process may be pid 1):
+ *  `<role>-<host>-<pid>`, within the 64 characters ids may have. */
+export function defaultProcessId(role: string, host = hostname(), pid = process.pid): string {
+  return `${role}-${host.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 40)}-${pid}`;
+}
+
+/** What the deployment's settings give to sinks that leave their database or folder open. */
+export function sinkDefaults(config: Config): SinkDefaults {
+  return { postgresUrl: config.POSTGRES_URL, filesDir: join(config.DATA_DIR, 'results') };
 }

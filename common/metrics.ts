@@ -3,11 +3,12 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 export const registry = new Registry();
-collectDefaultMetrics({ register: registry, prefix: 'shardflow_process_' });
+collectDefaultMetrics({ register: registry, prefix: 'shardflow_' }); // shardflow_process_cpu_seconds_total, ...
 
 const partitionLabels = ['job', 'partition'] as const;
 
 export const metrics = {
+  eventsProduced: new Counter({ name: 'shardflow_events_produced_total', help: 'Raw events published to a job by this process (acknowledged)', labelNames: ['job'] as const, registers: [registry] }),
   eventsIn: new Counter({ name: 'shardflow_events_in_total', help: 'Messages read from partition streams', labelNames: partitionLabels, registers: [registry] }),
   eventsProcessed: new Counter({ name: 'shardflow_events_processed_total', help: 'Events that reached the window operators', labelNames: partitionLabels, registers: [registry] }),
   lateEvents: new Counter({ name: 'shardflow_late_events_total', help: 'Events sent to the late side output', labelNames: partitionLabels, registers: [registry] }),
@@ -32,3 +33,11 @@ export const metrics = {
   heartbeatsMissed: new Counter({ name: 'shardflow_workers_declared_dead_total', help: 'Workers declared dead after missing heartbeats', registers: [registry] }),
   fenced: new Counter({ name: 'shardflow_partitions_fenced_total', help: 'Partitions stopped because another worker took them over', labelNames: ['job'] as const, registers: [registry] }),
 };
+
+/** Makes a partition's series exist at 0 from the moment it starts, so that rates and dashboards show
+ *  "nothing yet" instead of "no data" (Prometheus' advice for labelled counters). */
+export function initPartitionMetrics(labels: { job: string; partition: string }, deadLetterReasons: readonly string[]): void {
+  for (const c of [metrics.eventsIn, metrics.eventsProcessed, metrics.lateEvents, metrics.windowResults]) c.inc(labels, 0);
+  for (const reason of deadLetterReasons) metrics.deadLetters.inc({ job: labels.job, reason }, 0);
+  metrics.fenced.inc({ job: labels.job }, 0);
+}

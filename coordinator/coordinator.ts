@@ -20,6 +20,8 @@ export interface CoordinatorOptions {
   workerTimeoutMs: number;
   /** ms the leader record stays valid without renewal. */
   leaderLeaseMs: number;
+  /** Port of this process's /metrics, announced in its heartbeat (for `status` and Prometheus). */
+  metricsPort: number;
   log: Logger;
 }
 
@@ -101,7 +103,7 @@ export class Coordinator {
       await this.stepElection();
       const now = Date.now();
       if (canAct(this.election, now, this.timing)) await this.reconcile(now);
-      const hb: CoordinatorHeartbeat = { id: this.options.id, role: this.election.role, term: this.election.term, at: now };
+      const hb: CoordinatorHeartbeat = { id: this.options.id, role: this.election.role, term: this.election.term, at: now, metricsPort: this.options.metricsPort };
       await this.kv.put(coordinatorKey(this.options.id), JSON.stringify(hb));
     } catch (err) {
       this.options.log.warn({ err: (err as Error).message }, 'coordinator tick failed');

@@ -57,4 +57,5 @@ export interface CoordinatorHeartbeat {
   role: 'follower' | 'candidate' | 'leader';
   term: number;
   at: number;
+  metricsPort: number;
 }

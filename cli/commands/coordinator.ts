@@ -1,5 +1,5 @@
 // `shardflow coordinator`: one coordinator process (run two: one leads, the other stands by).
-import type { Config } from '../../common/config.ts';
+import { defaultProcessId, type Config } from '../../common/config.ts';
 import type { Logger } from '../../common/logger.ts';
 import { startMetricsServer } from '../../common/metrics-server.ts';
 import { Coordinator } from '../../coordinator/coordinator.ts';
@@ -9,11 +9,11 @@ export const COORDINATOR_HELP = `Usage: shardflow coordinator [--id ID]
 Runs a coordinator until SIGTERM or Ctrl-C. Run two: they elect a leader on JetStream KV; the leader
 tracks worker heartbeats and assigns every job's partitions to the live workers (balanced, moving as
 few as it can); the other takes over when the leader stops renewing its lease.
-  --id ID   coordinator id (default SHARDFLOW_COORDINATOR_ID, else coordinator-<pid>)
+  --id ID   coordinator id (default SHARDFLOW_COORDINATOR_ID, else coordinator-<host>-<pid>)
 Timing: SHARDFLOW_LEADER_LEASE_MS, SHARDFLOW_WORKER_TIMEOUT_MS, SHARDFLOW_HEARTBEAT_MS.`;
 
 export async function coordinatorCommand(options: { id?: string }, config: Config, log: Logger): Promise<number> {
-  const id = options.id ?? config.COORDINATOR_ID ?? `coordinator-${process.pid}`;
+  const id = options.id ?? config.COORDINATOR_ID ?? defaultProcessId('coordinator');
   const clog = log.child({ coordinator: id });
   const metricsServer = await startMetricsServer(config.METRICS_PORT);
   const coordinator = await Coordinator.start({
@@ -22,6 +22,7 @@ export async function coordinatorCommand(options: { id?: string }, config: Confi
     replicas: config.REPLICAS,
     workerTimeoutMs: config.WORKER_TIMEOUT_MS,
     leaderLeaseMs: config.LEADER_LEASE_MS,
+    metricsPort: metricsServer.port,
     log: clog,
   });
   clog.info({ metricsPort: metricsServer.port, role: coordinator.role, term: coordinator.term }, 'coordinator ready');

@@ -3,13 +3,17 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import type { Config } from '../../common/config.ts';
 import type { Logger } from '../../common/logger.ts';
-import { JobProducer } from '../../cluster/producer.ts';
+import { JobProducer, produceLive } from '../../cluster/producer.ts';
+import { ShardflowError } from '../../common/errors.ts';
+import { startMetricsServer } from '../../common/metrics-server.ts';
+import { seededRandom } from '../../common/random.ts';
+import type { Job } from '../../jobs/define-job.ts';
 import { ensureJobTopology } from '../../cluster/topology.ts';
 import { loadJob } from '../../jobs/catalog.ts';
 import { loadRawEvents } from '../raw-events.ts';
 import { progressBar } from '../progress.ts';
 
-export const PRODUCE_HELP = `Usage: shardflow produce --job NAME [--events N] [--seed N] [--rate R] [--input FILE] [--start MS]
+export const PRODUCE_HELP = `Usage: shardflow produce --job NAME [--events N] [--seed N] [--rate R] [--input FILE] [--start MS] [--live]
 
 Publishes events to a job's partitions (acknowledged by JetStream, each with a message id so a retry
 is stored once), with a progress bar.
@@ -18,7 +22,9 @@ is stored once), with a progress bar.
   --rate R       events per second (default 0: as fast as acknowledgements allow)
   --input FILE   publish the lines of an NDJSON file instead of generated events
   --start MS     event time of the first generated event, epoch ms (default: so the last is now)
-  --id ID        producer id, prefix of message ids (default: job-seed)`;
+  --id ID        producer id, prefix of message ids (default: job-seed)
+  --live         generate events with event time = now at --rate (default 200/s) until SIGTERM or
+                 Ctrl-C, serving /metrics on SHARDFLOW_METRICS_PORT: a running system's input`;
 
 export interface ProduceOptions {
   job: string;
@@ -28,10 +34,12 @@ export interface ProduceOptions {
   input?: string;
   start?: number;
   id?: string;
+  live?: boolean;
 }
 
 export async function produceCommand(options: ProduceOptions, config: Config, log: Logger): Promise<number> {
   const job = await loadJob(options.job);
+  if (options.live) return produceLiveCommand(job, options, config, log);
   const raws = loadRawEvents(job, options);
   const nc = await connect({ servers: config.NATS_URL.split(','), name: `producer-${process.pid}` });
   try {
@@ -55,6 +63,30 @@ export async function produceCommand(options: ProduceOptions, config: Config, lo
     log.info({ job: job.name, published: producer.published, duplicates: producer.duplicates }, 'produce finished');
   } finally {
     await nc.drain();
+  }
+  return 0;
+}
+
+async function produceLiveCommand(job: Job<unknown>, options: ProduceOptions, config: Config, log: Logger): Promise<number> {
+  if (options.input) throw new ShardflowError('CONFIG_INVALID', '--live generates events; it cannot be combined with --input');
+  const rate = options.rate > 0 ? options.rate : 200;
+  const metricsServer = await startMetricsServer(config.METRICS_PORT);
+  const nc = await connect({ servers: config.NATS_URL.split(','), name: `producer-${process.pid}` });
+  let stopping = false;
+  const stop = () => (stopping = true);
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  try {
+    await ensureJobTopology(nc, await jetstreamManager(nc), job.name, { replicas: config.REPLICAS });
+    const producer = new JobProducer(jetstream(nc), job, { producerId: options.id ?? `${job.name}-live-${Date.now()}` });
+    log.info({ job: job.name, rate, metricsPort: metricsServer.port }, 'producing live events until SIGTERM');
+    const progress = setInterval(() => process.stdout.write(`[${new Date().toISOString().slice(11, 19)}] ${job.name}: ${producer.published} events published\n`), 10_000);
+    const count = await produceLive(producer, job, rate, seededRandom(options.seed), () => stopping);
+    clearInterval(progress);
+    process.stdout.write(`published ${count} live events to ${job.name}\n`);
+  } finally {
+    await nc.drain();
+    await metricsServer.close();
   }
   return 0;
 }

@@ -17,7 +17,7 @@ every partition (owner, lag). --json prints it as one JSON object (a stable shap
 
 export interface ClusterStatus {
   leader: { id: string; term: number } | null;
-  coordinators: { id: string; role: string; alive: boolean }[];
+  coordinators: { id: string; role: string; alive: boolean; metrics_port: number }[];
   workers: { id: string; alive: boolean; partitions: number; last_heartbeat_ms: number; metrics_port: number }[];
   partitions: { job: string; partition: number; owner: string | null; lag: number | null }[];
 }
@@ -46,7 +46,7 @@ export async function readStatus(natsUrl: string, config: Config): Promise<Clust
     return {
       leader: leader && leaderAlive ? { id: leader.id, term: leader.term } : null,
       coordinators: coordinators
-        .map((c) => ({ id: c.id, role: c.role, alive: now - c.at < lease }))
+        .map((c) => ({ id: c.id, role: c.role, alive: now - c.at < lease, metrics_port: c.metricsPort }))
         .sort((a, b) => (a.id < b.id ? -1 : 1)),
       workers: workers
         .map((w) => ({ id: w.id, alive: now - w.at < timeout, partitions: w.owned.length, last_heartbeat_ms: now - w.at, metrics_port: w.metricsPort }))

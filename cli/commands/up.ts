@@ -1,9 +1,12 @@
 // `shardflow up` (and `npm start`): the local cluster in the foreground until Ctrl-C or SIGTERM.
+import { join } from 'node:path';
 import { LocalCluster } from '../../cluster/local-cluster.ts';
 import { childEnvironment, type Config } from '../../common/config.ts';
 import { ShardflowError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
+import { startMetricsServer } from '../../common/metrics-server.ts';
 import { loadJob } from '../../jobs/catalog.ts';
+import { targetGroups, writeTargetsFile } from '../prometheus-targets.ts';
 import { readStatus } from './status.ts';
 
 export const UP_HELP = `Usage: shardflow up [--workers N] [--coordinators N] [--job NAME] [--rate R]
@@ -46,6 +49,15 @@ export async function upCommand(options: UpOptions, config: Config, log: Logger)
     env: childEnvironment(),
   });
   const status = await readStatus(cluster.natsUrl, config).catch(() => undefined);
+  // The launcher's own /metrics (its producer), and the scrape targets of every process for Prometheus.
+  const metricsServer = await startMetricsServer(config.METRICS_PORT);
+  const targetsFile = join(config.DATA_DIR, 'prometheus', 'targets.json');
+  const refreshTargets = () =>
+    readStatus(cluster.natsUrl, config)
+      .then((s) => writeTargetsFile(targetsFile, targetGroups(s, { id: 'up', metricsPort: metricsServer.port })))
+      .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'prometheus targets not refreshed'));
+  await refreshTargets();
+  const targetsTimer = setInterval(() => void refreshTargets(), 2_000);
   process.stdout.write(
     [
       'shardflow local cluster is up',
@@ -55,7 +67,8 @@ export async function upCommand(options: UpOptions, config: Config, log: Logger)
       `  job           ${job.name}, producer at ${options.rate} events/s`,
       `  status        SHARDFLOW_NATS_URL=${cluster.natsUrl} npx shardflow status`,
       `  results       SHARDFLOW_NATS_URL=${cluster.natsUrl} npx shardflow results --job ${job.name}`,
-      `  metrics       /metrics of each worker: see status`,
+      `  metrics       every process's /metrics, listed for Prometheus in ${targetsFile}`,
+      `                (prometheus --config.file=deploy/prometheus.yml; Grafana dashboard in deploy/grafana/)`,
       `  logs          ${cluster.logDir}/`,
       '  control       npx shardflow scale --workers N | kill worker|coordinator|leader | down',
       'Ctrl-C stops everything (checkpoints first); running it again resumes from the checkpoints.',
@@ -77,8 +90,11 @@ export async function upCommand(options: UpOptions, config: Config, log: Logger)
     cluster.serveControl(() => resolve('shardflow down'));
   });
   clearInterval(progress);
+  clearInterval(targetsTimer);
   process.stdout.write(`\n${signal}: stopping (workers checkpoint and release their partitions first)...\n`);
   await cluster.down();
+  writeTargetsFile(targetsFile, []);
+  await metricsServer.close();
   process.stdout.write(`stopped. State kept in ${config.DATA_DIR}/; \`npm start\` resumes from the checkpoints.\n`);
   return 0;
 }

@@ -1,5 +1,6 @@
 // `shardflow worker`: one worker process running the given partitions of the given jobs until SIGTERM.
-import type { Config } from '../../common/config.ts';
+import { defaultProcessId, sinkDefaults, type Config } from '../../common/config.ts';
+import { withSinkDefaults } from '../../jobs/sink-spec.ts';
 import type { Logger } from '../../common/logger.ts';
 import { startMetricsServer } from '../../common/metrics-server.ts';
 import { Worker } from '../../cluster/worker.ts';
@@ -13,12 +14,14 @@ exiting. Partitions resume from their checkpoints.
   --job NAME|PATH    a job to run: a shipped job's name or the path of your job module (repeatable)
   --partitions SPEC  run these partitions, e.g. "all", "0-7" or "0,2,4", without coordinators;
                      without it the worker joins the cluster and runs what the leader assigns
-  --id ID            worker id (default SHARDFLOW_WORKER_ID, else worker-<pid>)
+  --id ID            worker id (default SHARDFLOW_WORKER_ID, else worker-<host>-<pid>)
 Connects to SHARDFLOW_NATS_URL; serves metrics on SHARDFLOW_METRICS_PORT.`;
 
 export async function workerCommand(options: { jobs: string[]; partitions?: string; id?: string }, config: Config, log: Logger): Promise<number> {
-  const jobs = await Promise.all(options.jobs.map((name) => loadJob(name)));
-  const id = options.id ?? config.WORKER_ID ?? `worker-${process.pid}`;
+  const loaded = await Promise.all(options.jobs.map((name) => loadJob(name)));
+  // A deployment may send every job's results elsewhere (SHARDFLOW_SINK) without editing the jobs.
+  const jobs = loaded.map((job) => ({ ...job, sink: withSinkDefaults(config.SINK ?? job.sink, sinkDefaults(config)) }));
+  const id = options.id ?? config.WORKER_ID ?? defaultProcessId('worker');
   const workerLog = log.child({ worker: id });
   const mode = options.partitions === undefined ? 'coordinated' : 'static';
   const assignments = mode === 'static' ? jobs.map((job) => [job.name, parsePartitions(options.partitions, job.partitions)] as const) : [];
