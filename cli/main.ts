@@ -36,7 +36,7 @@ Run \`shardflow <command> --help\` for a command's options.
 
 Environment:
 ${describeConfig()
-  .map((c) => `  ${c.name.padEnd(20)} ${c.description} (default ${JSON.stringify(c.default)})`)
+  .map((c) => `  ${c.name.padEnd(34)} ${c.description}${c.default === undefined ? '' : ` (default ${JSON.stringify(c.default)})`}`)
   .join('\n')}`;
 
 async function main(argv: string[]): Promise<number> {
