@@ -7,25 +7,19 @@
 // for Ferrero), as written; products without a brand count under "(no brand)" instead of being
 // rejected, as a Spark `groupBy` keeps its null group.
 import { avg, count, countBy } from '../../engine/aggregates/index.ts';
-import { sliding } from '../../engine/assigners/sliding.ts';
 import { defineJob } from '../define-job.ts';
-import { generateProduct, primaryBrand, Product } from './openfood-products.ts';
+import { openfoodWindowing, primaryBrand, type Product } from './openfood-products.ts';
 
 export const openfoodBrands = defineJob({
   name: 'openfood-brands',
   description: 'Open Food Facts products per brand, 5-minute windows every minute: count, mean energy, products per Nutri-Score grade',
   source: { partitions: 16 },
-  schema: Product,
   key: primaryBrand,
-  eventTime: 'ts',
-  window: sliding({ size: '5m', slide: '1m' }),
-  watermark: { maxOutOfOrderness: '30s', idleTimeout: '30s' },
-  allowedLateness: '1m',
+  ...openfoodWindowing,
   aggregates: {
     products: count(),
     avg_energy_100g: avg<Product>('energy_100g'),
     grades: countBy('nutriscore_grade'),
   },
   sink: { type: 'postgres', table: 'openfood_brands' },
-  generate: generateProduct,
 });

@@ -14,25 +14,19 @@
 // Only five grades exist, so at most five of the 8 partitions hold data; the volume of the Open
 // Food Facts feed (batches of 100 products) is small enough for that.
 import { avg, count, topK } from '../../engine/aggregates/index.ts';
-import { sliding } from '../../engine/assigners/sliding.ts';
 import { defineJob } from '../define-job.ts';
-import { generateProduct, mainCategory, Product } from './openfood-products.ts';
+import { mainCategory, openfoodWindowing, type Product } from './openfood-products.ts';
 
 export const openfoodNutriscore = defineJob({
   name: 'openfood-nutriscore',
   description: 'Open Food Facts products per Nutri-Score grade, 5-minute windows every minute: count, mean energy, top categories',
   source: { partitions: 8 },
-  schema: Product,
   key: 'nutriscore_grade',
-  eventTime: 'ts',
-  window: sliding({ size: '5m', slide: '1m' }),
-  watermark: { maxOutOfOrderness: '30s', idleTimeout: '30s' },
-  allowedLateness: '1m',
+  ...openfoodWindowing,
   aggregates: {
     products: count(),
     avg_energy_100g: avg<Product>('energy_100g'),
     top_categories: topK(mainCategory, 3),
   },
   sink: { type: 'postgres', table: 'openfood_nutriscore' },
-  generate: generateProduct,
 });

@@ -2,6 +2,7 @@
 // in the OpenFood API), their validation, and a seeded generator. Shared by the two jobs that port
 // the seed's Spark queries: openfood-nutriscore (per grade) and openfood-brands (per brand).
 import { z } from 'zod';
+import { sliding } from '../../engine/assigners/sliding.ts';
 import { intBetween, pick, type Random } from '../../common/random.ts';
 
 export const NUTRISCORE_GRADES = ['a', 'b', 'c', 'd', 'e'] as const;
@@ -131,3 +132,14 @@ export function productGenerator(options: ProductGeneratorOptions = {}): (random
 }
 
 export const generateProduct = productGenerator();
+
+/** How both OpenFood jobs read time and window it, as the seed's two queries do: event time `ts`,
+ *  5-minute windows every minute, 30 s out of order, 1 min allowed lateness. */
+export const openfoodWindowing = {
+  schema: Product,
+  eventTime: 'ts',
+  window: sliding({ size: '5m', slide: '1m' }),
+  watermark: { maxOutOfOrderness: '30s', idleTimeout: '30s' },
+  allowedLateness: '1m',
+  generate: generateProduct,
+} as const;
