@@ -7,6 +7,7 @@ import { engineWindows } from './engine-windows.ts';
 import { mergeFigures, type Figure } from './results-file.ts';
 import { recovery } from './recovery.ts';
 import { resultLatency } from './result-latency.ts';
+import { sinkThroughput } from './sink-throughput.ts';
 
 const scenarios: [string, (log: (line: string) => void) => Figure[] | Promise<Figure[]>][] = [
   ['engine-windows', engineWindows],
@@ -14,6 +15,7 @@ const scenarios: [string, (log: (line: string) => void) => Figure[] | Promise<Fi
   ['cluster-throughput', clusterThroughput],
   ['result-latency', resultLatency],
   ['recovery', recovery],
+  ['sink-throughput', sinkThroughput],
 ];
 
 const only = process.argv.slice(2);
