@@ -105,6 +105,14 @@ export class ShardflowProcess {
   }
 }
 
+/** The last warnings and errors each process logged, for a failure message (dead-lettered events,
+ *  which are expected, left out). */
+export function recentWarnings(processes: readonly ShardflowProcess[], perProcess = 10): string {
+  return processes
+    .map((p) => `--- ${p.id}\n${p.output.split('\n').filter((l) => /"level":(40|50|60)/.test(l) && !l.includes('"msg":"event dead-lettered"')).slice(-perProcess).join('\n')}`)
+    .join('\n');
+}
+
 export class WorkerProcess extends ShardflowProcess {
   constructor(id: string, args: string[], env: Record<string, string>) {
     super('worker', id, args, env);

@@ -7,7 +7,7 @@ import type { JobProducer } from '../cluster/producer.ts';
 import { readKvResults } from '../cluster/sinks/kv-sink.ts';
 import { lateStream, resultsBucket } from '../common/names.ts';
 import { seededRandom } from '../common/random.ts';
-import { readStream, sleep, waitFor, type ShardflowProcess } from './cluster-harness.ts';
+import { readStream, recentWarnings, sleep, waitFor, type ShardflowProcess } from './cluster-harness.ts';
 import { expectedCounting } from './counting-oracle.ts';
 import { COUNTING } from './fixtures/counting-job.ts';
 
@@ -69,8 +69,7 @@ export async function expectExactResults(nc: NatsConnection, processes: Shardflo
       'the sink to equal the oracle',
     );
   } catch (err) {
-    const warnings = processes.map((p) => `--- ${p.id}\n${p.output.split('\n').filter((l) => /"level":(40|50|60)/.test(l)).slice(-10).join('\n')}`);
-    throw new Error(`${(err as Error).message}: ${JSON.stringify(last)}\n${warnings.join('\n')}`);
+    throw new Error(`${(err as Error).message}: ${JSON.stringify(last)}\n${recentWarnings(processes)}`);
   }
   const expected = await expectedCounting(nc);
   let late = await readStream(nc, lateStream('counting'));

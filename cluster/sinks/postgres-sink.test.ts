@@ -2,16 +2,15 @@
 // SHARDFLOW_TEST_POSTGRES_URL). An unreachable server fails the suite in CI and skips it elsewhere.
 // Every test writes to a table of its own and drops it afterwards.
 import { randomBytes } from 'node:crypto';
-import { Client, Pool } from 'pg';
+import { Pool } from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isShardflowError } from '../../common/errors.ts';
+import { freshTableName, requirePostgres, testPostgres } from '../../test/postgres-harness.ts';
 import { PostgresSink, checkIdentifier, collapseWrites, isTransientPostgresError, readPostgresResults } from './postgres-sink.ts';
 import type { ResultRow, SinkWrite } from './sink.ts';
 
-const url = process.env.SHARDFLOW_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const inCi = process.env.CI === 'true';
-const unreachable = await probe(url);
-if (unreachable && !inCi) console.warn(`[postgres-sink.test] skipped: ${unreachable}`);
+const pg = await testPostgres('postgres-sink.test');
+const url = pg.url;
 
 const T0 = Date.UTC(2024, 0, 1, 12, 0, 0, 123);
 const MINUTE = 60_000;
@@ -58,14 +57,14 @@ describe('naming columns', () => {
   });
 });
 
-describe.skipIf(unreachable !== undefined && !inCi)(`the PostgreSQL sink${unreachable && !inCi ? ` (skipped: ${unreachable})` : ''}`, () => {
+describe.skipIf(pg.skip)(`the PostgreSQL sink${pg.skip ? ` (skipped: ${pg.unreachable})` : ''}`, () => {
   let admin: Pool;
   const tables: string[] = [];
   const roles: string[] = [];
   const sinks: PostgresSink[] = [];
 
   beforeAll(() => {
-    if (unreachable) throw new Error(`CI=true requires PostgreSQL for the sink tests, but ${unreachable}; start it or set SHARDFLOW_TEST_POSTGRES_URL`);
+    requirePostgres(pg);
     admin = new Pool({ connectionString: url, max: 2 });
   });
 
@@ -80,7 +79,7 @@ describe.skipIf(unreachable !== undefined && !inCi)(`the PostgreSQL sink${unreac
   });
 
   function freshTable(): string {
-    const table = `sf_pg_test_${process.pid}_${randomBytes(4).toString('hex')}`;
+    const table = freshTableName('sf_pg_test');
     tables.push(table);
     return table;
   }
@@ -309,21 +308,3 @@ describe.skipIf(unreachable !== undefined && !inCi)(`the PostgreSQL sink${unreac
     );
   });
 });
-
-/** Undefined when the server answers, else why not (the URL shown without its password). */
-async function probe(at: string): Promise<string | undefined> {
-  const client = new Client({ connectionString: at, connectionTimeoutMillis: 3_000 });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return undefined;
-  } catch (err) {
-    const shown = new URL(at);
-    if (shown.password) shown.password = '***';
-    const e = err as Error & { code?: string };
-    return `PostgreSQL at ${shown.toString()} is unreachable (${[e.code, e.message].filter(Boolean).join(': ')})`;
-  } finally {
-    await client.end().catch(() => {});
-  }
-}

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../common/random.ts';
 import type { WindowResult } from '../../engine/records.ts';
+import { classifyTicket, type Ticket } from '../../test/seed-oracles/support-tickets.ts';
 import { runLocal } from '../local-runner.ts';
 import { supportTickets, ticketGenerator } from './support-tickets.ts';
 
@@ -26,26 +27,9 @@ const TEAM: Record<string, string> = {
   security: 'Security Ops Center',
 };
 
-type Good = { t: number; type: string; priority: string };
-
-function classify(raw: string): string | Good {
-  let e: Record<string, unknown>;
-  try {
-    e = JSON.parse(raw);
-  } catch {
-    return 'malformed-json';
-  }
-  const priority = typeof e.priority === 'string' ? e.priority.trim().toLowerCase() : '';
-  const type = typeof e.type === 'string' ? e.type.trim().toLowerCase() : '';
-  if (typeof e.ticket_id !== 'string' || e.ticket_id === '' || type === '' || !(priority in SLA)) return 'schema-violation';
-  if (e.created_at === undefined) return 'missing-event-time';
-  let t: number;
-  if (typeof e.created_at === 'number') t = e.created_at;
-  else if (typeof e.created_at === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/.test(e.created_at) && Number.isFinite(Date.parse(e.created_at))) t = Date.parse(e.created_at);
-  else return 'invalid-event-time';
-  if (t < Date.UTC(2000, 0, 1) || t > INGEST + 86_400_000) return 'event-time-out-of-range';
-  return { t, type, priority };
-}
+/** The expected dead-letter reason of a line, or the ticket (the seed oracle's independent validation). */
+const classify = (raw: string) => classifyTicket(raw, INGEST);
+type Good = Ticket;
 
 function tally(values: (string | number)[]): Record<string, number> {
   const out: Record<string, number> = {};

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../common/random.ts';
 import type { LateEvent, WindowResult } from '../../engine/records.ts';
+import { classifyUserEvent } from '../../test/seed-oracles/user-activity.ts';
 import { runLocal } from '../local-runner.ts';
 import { userActivity, userEventGenerator, type UserEvent } from './user-activity.ts';
 
@@ -15,24 +16,8 @@ function generate(seed: number, n: number, dirtyShare?: number): string[] {
   return Array.from({ length: n }, (_, i) => gen(random, i, START));
 }
 
-/** Independent oracle of the validation: the expected dead-letter reason of a line, or the event. */
-function classify(raw: string): string | { type: string; user: string; t: number } {
-  let e: Record<string, unknown>;
-  try {
-    e = JSON.parse(raw);
-  } catch {
-    return 'malformed-json';
-  }
-  const typeOk = typeof e.event_type === 'string' && /^[A-Z][A-Z0-9_]*$/.test(e.event_type);
-  const purchaseOk = e.event_type !== 'PURCHASE' || (typeof e.amount === 'number' && e.amount > 0);
-  if (typeof e.user_id !== 'string' || e.user_id === '' || !typeOk || !purchaseOk) return 'schema-violation';
-  let t: number;
-  if (typeof e.ts === 'number') t = e.ts;
-  else if (typeof e.ts === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/.test(e.ts) && Number.isFinite(Date.parse(e.ts))) t = Date.parse(e.ts);
-  else return 'invalid-event-time';
-  if (t < Date.UTC(2000, 0, 1) || t > INGEST + DAY) return 'event-time-out-of-range';
-  return { type: e.event_type as string, user: e.user_id, t };
-}
+/** The expected dead-letter reason of a line, or the event (the seed oracle's independent validation). */
+const classify = (raw: string) => classifyUserEvent(raw, INGEST);
 
 const results = (records: { type: string }[]) => records.filter((r): r is WindowResult => r.type === 'result');
 
