@@ -2,6 +2,11 @@
 // term than one it has seen (a deposed leader's), and turns each record into starts and stops of its
 // partitions. A partition handed over by a live worker is taken only once that worker has released it
 // (checkpointed), or after a timeout (then the fencing epoch protects it anyway).
+//
+// Every few seconds it also reads the record afresh and applies it again: a partition this worker
+// was assigned but stopped running (fenced by a false alarm while NATS failed over, or its actor gave
+// up) is started again, and one it should have released is released. Reading the record first means
+// a worker that wakes from a pause acts on the leader's current view, not on the one it fell asleep with.
 import type { KV, KvWatchEntry } from '@nats-io/kv';
 import type { Logger } from '../common/logger.ts';
 import { ASSIGNMENT_KEY } from '../common/names.ts';
@@ -23,26 +28,36 @@ export interface AssignmentFollower {
 }
 
 const HANDOFF_TIMEOUT_MS = 3_000;
+const RECONCILE_MS = 2_000;
 
 export async function followAssignments(kv: KV, store: KvCheckpointStore, target: AssignmentTarget, log: Logger): Promise<AssignmentFollower> {
   const watch = await kv.watch({ key: ASSIGNMENT_KEY });
-  let highestTerm = 0;
+  let highest = { term: 0, version: 0 };
   let queue = Promise.resolve();
   let stopped = false;
+  const follow = (record: AssignmentRecord) => {
+    if (record.term < highest.term || (record.term === highest.term && record.version < highest.version)) {
+      if (record.term < highest.term) log.warn({ term: record.term, highestTerm: highest.term }, 'assignment from an older term ignored');
+      return;
+    }
+    highest = { term: record.term, version: record.version };
+    // Records are applied one after the other, in order.
+    queue = queue.then(() => apply(record)).catch((err: unknown) => log.error({ err: (err as Error).message }, 'applying an assignment failed'));
+  };
   void (async () => {
     for await (const e of watch as AsyncIterable<KvWatchEntry>) {
       if (stopped) break;
-      if (e.operation !== 'PUT') continue;
-      const record = e.json() as AssignmentRecord;
-      if (record.term < highestTerm) {
-        log.warn({ term: record.term, highestTerm }, 'assignment from an older term ignored');
-        continue;
-      }
-      highestTerm = record.term;
-      // Records are applied one after the other, in order.
-      queue = queue.then(() => apply(record)).catch((err: unknown) => log.error({ err: (err as Error).message }, 'applying an assignment failed'));
+      if (e.operation === 'PUT') follow(e.json() as AssignmentRecord);
     }
   })();
+  const reconcile = setInterval(() => {
+    void kv
+      .get(ASSIGNMENT_KEY)
+      .then((e) => {
+        if (!stopped && e?.operation === 'PUT') follow(e.json() as AssignmentRecord);
+      })
+      .catch(() => {});
+  }, RECONCILE_MS);
 
   async function apply(record: AssignmentRecord): Promise<void> {
     const mine = new Set<string>();
@@ -55,7 +70,10 @@ export async function followAssignments(kv: KV, store: KvCheckpointStore, target
     const arriving = [...mine].filter((k) => !owned.has(k));
     if (leaving.length + arriving.length === 0) return;
     log.info({ term: record.term, version: record.version, start: arriving.length, stop: leaving.length }, 'assignment applied');
-    await Promise.all(leaving.map((k) => target.release(...split(k))));
+    // A release that fails (the partition was already taken over) must not hold up the arrivals.
+    await Promise.all(
+      leaving.map((k) => target.release(...split(k)).catch((err: unknown) => log.warn({ partition: k, err: (err as Error).message }, 'release failed; the new owner resumes from the last checkpoint'))),
+    );
     await Promise.all(
       arriving.map(async (k) => {
         const [job, p] = split(k);
@@ -79,6 +97,7 @@ export async function followAssignments(kv: KV, store: KvCheckpointStore, target
   return {
     stop() {
       stopped = true;
+      clearInterval(reconcile);
       watch.stop();
     },
   };

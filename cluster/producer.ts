@@ -1,7 +1,9 @@
 // Publishes a job's raw JSON events to its partitions: the partition comes from the event's key (the
 // job's own key function), every publish is acknowledged by JetStream, and carries a message id so a
 // retried publish is stored once. Events whose key cannot be read still go in (to the partition of a
-// hash of their bytes) so the worker dead-letters them with the reason.
+// hash of their bytes) so the worker dead-letters them with the reason. A publish that fails (a NATS
+// node lost, a stream leader being elected) is retried with backoff under the same message id, so
+// it is stored once however often it is tried; only after `retryForMs` does the error surface.
 import type { JetStreamClient, PubAck } from '@nats-io/jetstream';
 import { ShardflowError } from '../common/errors.ts';
 import { metrics } from '../common/metrics.ts';
@@ -16,6 +18,8 @@ export interface ProducerOptions {
   producerId: string;
   /** Publishes awaiting their acknowledgement at once. */
   maxInFlight?: number;
+  /** How long a failing publish is retried before its error is thrown (default 60 s). */
+  retryForMs?: number;
 }
 
 export class JobProducer<E> {
@@ -24,6 +28,8 @@ export class JobProducer<E> {
   private next = 0;
   published = 0;
   duplicates = 0;
+  /** Publish attempts that failed and were tried again. */
+  retries = 0;
 
   constructor(
     private readonly js: JetStreamClient,
@@ -42,8 +48,21 @@ export class JobProducer<E> {
   /** Publishes one raw event; resolves when it may be followed (not necessarily acknowledged yet). */
   async publish(raw: string, msgId = `${this.options.producerId}-${this.next++}`): Promise<void> {
     const subject = partitionSubject(this.job.name, this.partitionOf(raw));
-    this.inFlight.push(this.js.publish(subject, raw, { msgID: msgId, timeout: 10_000 }));
+    this.inFlight.push(this.publishRetrying(subject, raw, msgId));
     if (this.inFlight.length >= (this.options.maxInFlight ?? 256)) await this.settle(this.inFlight.length / 2);
+  }
+
+  private async publishRetrying(subject: string, raw: string, msgID: string): Promise<PubAck> {
+    const deadline = Date.now() + (this.options.retryForMs ?? 60_000);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.js.publish(subject, raw, { msgID, timeout: 5_000 });
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        this.retries++;
+        await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * 2 ** attempt)));
+      }
+    }
   }
 
   /** Waits until every publish so far is acknowledged. */

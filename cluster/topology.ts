@@ -56,6 +56,12 @@ async function ensureStream(jsm: JetStreamManager, cfg: StreamSettings): Promise
   }
 }
 
+/**
+ * Opens (creating when missing) one of shardflow's buckets. Reads go through the stream leader, not
+ * "direct" to any replica: a replica that has just restarted answers direct gets with values it has
+ * not caught up on yet, and a stale checkpoint entry or assignment would make a worker believe it was
+ * fenced, or a coordinator act on an old view.
+ */
 export async function openBucket(nc: NatsConnection, name: string, replicas: number): Promise<KV> {
-  return new Kvm(nc).create(name, { history: 1, replicas });
+  return new Kvm(nc).create(name, { history: 1, replicas, allow_direct: false });
 }

@@ -4,7 +4,7 @@
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { ActorSystem, type ActorRef } from '../actors/index.ts';
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import { CHECKPOINTS_BUCKET, COORDINATION_BUCKET, ingestStream, ROUTER_PARTITION, workerKey } from '../common/names.ts';
 import type { WorkerHeartbeat } from '../coordinator/protocol.ts';
 import { followAssignments, type AssignmentFollower } from './assignment-follower.ts';
@@ -86,7 +86,7 @@ export class Worker {
 
   /** Heartbeats (always, for membership and `status`) and, when coordinated, following assignments. */
   private async startCoordination(): Promise<void> {
-    this.coordination = await new Kvm(this.nc).create(COORDINATION_BUCKET, { history: 1, replicas: this.options.replicas });
+    this.coordination = await openBucket(this.nc, COORDINATION_BUCKET, this.options.replicas);
     await this.heartbeat();
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.options.heartbeatMs);
     if (this.options.mode === 'coordinated') {

@@ -2,11 +2,12 @@
 // machine; all coordinators track worker membership from heartbeats; the leader, while its lease is
 // fresh, turns the live membership into an assignment and publishes it (compare-and-set). On SIGTERM
 // a leader deletes its record so the standby takes over at once.
-import { Kvm, type KV, type KvWatchEntry } from '@nats-io/kv';
+import type { KV, KvWatchEntry } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../common/logger.ts';
 import { metrics } from '../common/metrics.ts';
 import { ASSIGNMENT_KEY, COORDINATION_BUCKET, coordinatorKey, LEADER_KEY } from '../common/names.ts';
+import { openBucket } from '../cluster/topology.ts';
 import { assignPartitions, movedPartitions, type JobSpec } from './assignment-strategy.ts';
 import { canAct, electionTick, initialElection, observeLeader, writeOutcome, type ElectionState, type ElectionTiming } from './election.ts';
 import { Membership } from './membership.ts';
@@ -51,7 +52,7 @@ export class Coordinator {
 
   static async start(options: CoordinatorOptions): Promise<Coordinator> {
     const nc = await connect({ servers: options.natsUrl.split(','), name: options.id, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
-    const kv = await new Kvm(nc).create(COORDINATION_BUCKET, { history: 1, replicas: options.replicas });
+    const kv = await openBucket(nc, COORDINATION_BUCKET, options.replicas);
     const c = new Coordinator(options, nc, kv);
     void c.watchWorkers();
     await c.tick();

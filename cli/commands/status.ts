@@ -4,8 +4,8 @@
 //     "coordinators": [{"id", "role", "alive"}],
 //     "workers": [{"id", "alive", "partitions", "last_heartbeat_ms"}],
 //     "partitions": [{"job", "partition", "owner", "lag"}] }
-import { Kvm } from '@nats-io/kv';
-import { connect } from '@nats-io/transport-node';
+import { openBucket } from '../../cluster/topology.ts';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { Config } from '../../common/config.ts';
 import { ASSIGNMENT_KEY, COORDINATION_BUCKET } from '../../common/names.ts';
 import { readLeader, type AssignmentRecord, type CoordinatorHeartbeat, type WorkerHeartbeat } from '../../coordinator/protocol.ts';
@@ -25,39 +25,47 @@ export interface ClusterStatus {
 export async function readStatus(natsUrl: string, config: Config): Promise<ClusterStatus> {
   const nc = await connect({ servers: natsUrl.split(','), name: `status-${process.pid}` });
   try {
-    const kv = await new Kvm(nc).create(COORDINATION_BUCKET, { history: 1, replicas: config.REPLICAS });
-    const now = Date.now();
-    const leader = await readLeader(kv);
-    const coordinators: CoordinatorHeartbeat[] = [];
-    const workers: WorkerHeartbeat[] = [];
-    for await (const key of await kv.keys()) {
-      const e = await kv.get(key);
-      if (e?.operation !== 'PUT') continue;
-      if (key.startsWith('coordinators.')) coordinators.push(e.json() as CoordinatorHeartbeat);
-      if (key.startsWith('workers.')) workers.push(e.json() as WorkerHeartbeat);
-    }
-    const assignmentEntry = await kv.get(ASSIGNMENT_KEY);
-    const assignment = assignmentEntry?.operation === 'PUT' ? (assignmentEntry.json() as AssignmentRecord) : null;
-    const lease = config.LEADER_LEASE_MS;
-    const timeout = config.WORKER_TIMEOUT_MS;
-    const leaderAlive = leader !== null && now - leader.renewedAt < lease;
-    const lagOf = new Map<string, number>();
-    for (const w of workers) for (const [k, v] of Object.entries(w.lag)) lagOf.set(`${w.id} ${k}`, v);
-    return {
-      leader: leader && leaderAlive ? { id: leader.id, term: leader.term } : null,
-      coordinators: coordinators
-        .map((c) => ({ id: c.id, role: c.role, alive: now - c.at < lease, metrics_port: c.metricsPort }))
-        .sort((a, b) => (a.id < b.id ? -1 : 1)),
-      workers: workers
-        .map((w) => ({ id: w.id, alive: now - w.at < timeout, partitions: w.owned.length, last_heartbeat_ms: now - w.at, metrics_port: w.metricsPort }))
-        .sort((a, b) => (a.id < b.id ? -1 : 1)),
-      partitions: Object.entries(assignment?.owners ?? {})
-        .sort(([a], [b]) => (a < b ? -1 : 1))
-        .flatMap(([job, owners]) => owners.map((owner, partition) => ({ job, partition, owner, lag: owner ? (lagOf.get(`${owner} ${job}/${partition}`) ?? null) : null }))),
-    };
+    return await statusOver(nc, config);
   } finally {
     await nc.close();
   }
+}
+
+/** The status read over an open connection (for callers that poll it). */
+export async function statusOver(nc: NatsConnection, config: Pick<Config, 'REPLICAS' | 'LEADER_LEASE_MS' | 'WORKER_TIMEOUT_MS'>): Promise<ClusterStatus> {
+  const kv = await openBucket(nc, COORDINATION_BUCKET, config.REPLICAS);
+  const now = Date.now();
+  const leader = await readLeader(kv);
+  // By id: a key listing taken while a stream fails over can name a key twice.
+  const coordinatorsById = new Map<string, CoordinatorHeartbeat>();
+  const workersById = new Map<string, WorkerHeartbeat>();
+  for await (const key of await kv.keys()) {
+    const e = await kv.get(key);
+    if (e?.operation !== 'PUT') continue;
+    if (key.startsWith('coordinators.')) coordinatorsById.set(key, e.json() as CoordinatorHeartbeat);
+    if (key.startsWith('workers.')) workersById.set(key, e.json() as WorkerHeartbeat);
+  }
+  const coordinators = [...coordinatorsById.values()];
+  const workers = [...workersById.values()];
+  const assignmentEntry = await kv.get(ASSIGNMENT_KEY);
+  const assignment = assignmentEntry?.operation === 'PUT' ? (assignmentEntry.json() as AssignmentRecord) : null;
+  const lease = config.LEADER_LEASE_MS;
+  const timeout = config.WORKER_TIMEOUT_MS;
+  const leaderAlive = leader !== null && now - leader.renewedAt < lease;
+  const lagOf = new Map<string, number>();
+  for (const w of workers) for (const [k, v] of Object.entries(w.lag)) lagOf.set(`${w.id} ${k}`, v);
+  return {
+    leader: leader && leaderAlive ? { id: leader.id, term: leader.term } : null,
+    coordinators: coordinators
+      .map((c) => ({ id: c.id, role: c.role, alive: now - c.at < lease, metrics_port: c.metricsPort }))
+      .sort((a, b) => (a.id < b.id ? -1 : 1)),
+    workers: workers
+      .map((w) => ({ id: w.id, alive: now - w.at < timeout, partitions: w.owned.length, last_heartbeat_ms: now - w.at, metrics_port: w.metricsPort }))
+      .sort((a, b) => (a.id < b.id ? -1 : 1)),
+    partitions: Object.entries(assignment?.owners ?? {})
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .flatMap(([job, owners]) => owners.map((owner, partition) => ({ job, partition, owner, lag: owner ? (lagOf.get(`${owner} ${job}/${partition}`) ?? null) : null }))),
+  };
 }
 
 export async function statusCommand(options: { json: boolean }, config: Config): Promise<number> {
