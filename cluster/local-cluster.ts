@@ -1,13 +1,15 @@
 // The one-command local cluster: an embedded nats-server (the project starts it, with its own store
 // folder and port), two coordinators, N workers and a producer feeding the demo job, all on this
 // machine, no Docker. Stopping checkpoints first; starting again resumes from the checkpoints, because
-// the nats-server store is kept in the data folder.
+// the nats-server store is kept in the data folder. For chaos runs it can also run on a 3-node NATS
+// cluster (streams and buckets with 3 replicas), pause and resume processes, restart one on purpose
+// and kill -9 / restart a NATS node.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { COORDINATION_BUCKET, coordinatorKey, LOCAL_CONTROL_SUBJECT, workerKey } from '../common/names.ts';
 import { readLeader } from '../coordinator/protocol.ts';
@@ -16,9 +18,9 @@ import { ShardflowError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { seededRandom } from '../common/random.ts';
 import type { Job } from '../jobs/define-job.ts';
-import { NatsServerProcess, findNatsServerBinary } from './nats-server.ts';
+import { NatsServerProcess, findNatsServerBinary, natsClusterNodes } from './nats-server.ts';
 import { JobProducer, produceLive } from './producer.ts';
-import { ensureJobTopology } from './topology.ts';
+import { ensureJobTopology, openBucket } from './topology.ts';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'shardflow.mjs');
 
@@ -35,12 +37,19 @@ export interface LocalClusterOptions {
   log: Logger;
   /** Environment of the child processes (settings are passed on as they are). */
   env: Record<string, string>;
+  /** 1 (default): one embedded nats-server on natsPort. 3: a 3-node JetStream cluster on free ports
+   *  (natsPort unused), streams and buckets with 3 replicas, so that one node may die. */
+  natsNodes?: 1 | 3;
 }
 
 /** A child `shardflow` process whose output goes to a log file. */
 class Child {
   private child: ChildProcess | undefined;
   private exited: Promise<void> = Promise.resolve();
+  /** Set by kill() and stop(): the exit that follows is ours, not a crash. */
+  private deliberate = false;
+  /** Called when the process exits on its own after having started (a crash). */
+  onCrash: ((code: number | null, signal: NodeJS.Signals | null) => void) | undefined;
 
   constructor(
     readonly role: 'coordinator' | 'worker',
@@ -59,7 +68,12 @@ class Child {
     const out = createWriteStream(this.logFile, { flags: 'a' });
     const child = spawn(process.execPath, [BIN, this.role, '--id', this.id, ...this.args], { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
+    this.deliberate = false;
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    let started = false;
+    child.once('exit', (code, signal) => {
+      if (started && !this.deliberate) this.onCrash?.(code, signal);
+    });
     child.stdout!.pipe(out, { end: false });
     child.stderr!.pipe(out, { end: false });
     child.once('exit', () => out.end());
@@ -69,15 +83,22 @@ class Child {
       if (Date.now() > deadline) throw new ShardflowError('CONFIG_INVALID', `${this.role} ${this.id} did not start within 60 s; see ${this.logFile}`);
       await new Promise((r) => setTimeout(r, 50));
     }
+    started = true;
   }
 
   get running(): boolean {
     return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
   }
 
+  /** SIGSTOP / SIGCONT: a paused process keeps its sockets but answers nothing (a zombie owner). */
+  signal(signal: NodeJS.Signals): void {
+    if (this.running) this.child!.kill(signal);
+  }
+
   /** kill -9, and wait until it is gone. */
   async kill(): Promise<void> {
     if (!this.running) return;
+    this.deliberate = true;
     this.child!.kill('SIGKILL');
     await this.exited;
   }
@@ -86,6 +107,9 @@ class Child {
   async stop(): Promise<void> {
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    this.deliberate = true;
+    // A paused process would not see SIGTERM until resumed.
+    child.kill('SIGCONT');
     child.kill('SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
     await this.exited;
@@ -93,8 +117,10 @@ class Child {
   }
 }
 
+export type ProcessInfo = { role: string; id: string; pid: number | undefined };
+
 export class LocalCluster {
-  private readonly nats: NatsServerProcess;
+  private readonly natsServers: NatsServerProcess[] = [];
   private readonly coordinators: Child[] = [];
   private readonly workers: Child[] = [];
   private nc: NatsConnection | undefined;
@@ -105,30 +131,40 @@ export class LocalCluster {
   private stopping = false;
   private readonly restarts = new Set<Promise<void>>();
   produced = 0;
+  /** Coordinators and workers that exited on their own (and were restarted). */
+  crashes: { id: string; code: number | null; signal: string | null; at: number }[] = [];
   /** ms after which a process killed with `kill` is started again (a restart policy). */
   static readonly RESTART_AFTER_MS = 1_000;
 
-  private constructor(private readonly options: LocalClusterOptions) {
-    this.nats = new NatsServerProcess({ dir: join(options.dataDir, 'nats'), port: options.natsPort }, findNatsServerBinary());
+  private constructor(private readonly options: LocalClusterOptions) {}
+
+  private get replicas(): number {
+    return this.options.natsNodes === 3 ? 3 : 1;
   }
 
+  /** Every NATS server of the cluster, comma-separated (clients fail over between them). */
   get natsUrl(): string {
-    return this.nats.url;
+    return this.natsServers.map((s) => s.url).join(',');
+  }
+
+  /** Names of the NATS nodes (n1, n2, n3 in a 3-node cluster; nats otherwise). */
+  natsNodeNames(): string[] {
+    return this.natsServers.map((s) => s.options.name ?? 'nats');
   }
 
   get logDir(): string {
     return join(this.options.dataDir, 'logs');
   }
 
-  processes(): { role: string; id: string; pid: number | undefined }[] {
+  processes(): ProcessInfo[] {
     return [
-      { role: 'nats-server', id: 'nats', pid: this.nats.pid },
+      ...this.natsServers.map((s) => ({ role: 'nats-server', id: s.options.name ?? 'nats', pid: s.pid })),
       ...[...this.coordinators, ...this.workers].map((c) => ({ role: c.role, id: c.id, pid: c.pid })),
     ];
   }
 
   static async up(options: LocalClusterOptions): Promise<LocalCluster> {
-    if (await portTaken(options.natsPort)) {
+    if (options.natsNodes !== 3 && (await portTaken(options.natsPort))) {
       throw new ShardflowError(
         'CONFIG_INVALID',
         `port ${options.natsPort} is already in use: another \`shardflow up\` may be running (stop it with Ctrl-C), or choose another port with SHARDFLOW_NATS_URL=nats://127.0.0.1:<port>`,
@@ -147,16 +183,16 @@ export class LocalCluster {
 
   private async start(): Promise<void> {
     const { log, job } = this.options;
-    await this.nats.start();
-    log.info({ url: this.nats.url }, 'embedded nats-server started');
-    this.nc = await connect({ servers: this.nats.url });
-    await ensureJobTopology(this.nc, await jetstreamManager(this.nc), job.name, { replicas: 1 });
-    const env = { ...this.options.env, SHARDFLOW_NATS_URL: this.nats.url, SHARDFLOW_METRICS_PORT: '0' };
+    await this.startNats();
+    log.info({ url: this.natsUrl }, 'embedded nats-server started');
+    this.nc = await connect({ servers: this.natsUrl.split(','), maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    const nc = this.nc;
+    await whenJetStreamReady("create the job's streams and buckets", async () => ensureJobTopology(nc, await jetstreamManager(nc), job.name, { replicas: this.replicas }));
     for (let i = 1; i <= this.options.coordinators; i++) {
-      this.coordinators.push(new Child('coordinator', `c${i}`, [], env, join(this.logDir, `c${i}.log`)));
+      this.coordinators.push(this.supervised(new Child('coordinator', `c${i}`, [], this.childEnv(), this.logFile(`c${i}`))));
     }
     for (let i = 1; i <= this.options.workers; i++) this.workers.push(this.newWorker(i));
-    this.kv = await new Kvm(this.nc).create(COORDINATION_BUCKET, { history: 1 });
+    this.kv = await whenJetStreamReady('create the coordination bucket', () => openBucket(nc, COORDINATION_BUCKET, this.replicas));
     await Promise.all(this.coordinators.map((c) => this.startChild(c)));
     await Promise.all(this.workers.map((w) => this.startChild(w)));
     if (this.options.rate > 0 && job.generate) this.producing = this.produce();
@@ -172,12 +208,99 @@ export class LocalCluster {
     });
   }
 
-  private newWorker(index: number): Child {
-    const env = { ...this.options.env, SHARDFLOW_NATS_URL: this.nats.url, SHARDFLOW_METRICS_PORT: '0' };
-    return new Child('worker', `w${index}`, ['--job', this.options.jobSpec], env, join(this.logDir, `w${index}.log`));
+  /** One server, or a 3-node cluster whose nodes route to each other (ports picked free). */
+  private async startNats(): Promise<void> {
+    const dir = join(this.options.dataDir, 'nats');
+    if (this.options.natsNodes === 3) this.natsServers.push(...(await natsClusterNodes(dir, 3)));
+    else this.natsServers.push(new NatsServerProcess({ dir, port: this.options.natsPort }, findNatsServerBinary()));
+    await Promise.all(this.natsServers.map((s) => s.start()));
   }
 
-  /** Workers running now. */
+  private childEnv(): Record<string, string> {
+    const env: Record<string, string> = { ...this.options.env, SHARDFLOW_NATS_URL: this.natsUrl, SHARDFLOW_METRICS_PORT: '0' };
+    // Children create the same streams and buckets; their replicas must match or JetStream refuses.
+    if (this.replicas > 1) env.SHARDFLOW_REPLICAS = String(this.replicas);
+    return env;
+  }
+
+  private newWorker(index: number): Child {
+    return this.supervised(new Child('worker', `w${index}`, ['--job', this.options.jobSpec], this.childEnv(), this.logFile(`w${index}`)));
+  }
+
+  /** The log file of a coordinator or worker (appended to across its restarts). */
+  logFile(id: string): string {
+    return join(this.logDir, `${id}.log`);
+  }
+
+  /** Coordinators of the cluster (running or not). */
+  coordinatorIds(): string[] {
+    return this.coordinators.map((c) => c.id);
+  }
+
+  private child(id: string): Child {
+    const child = [...this.coordinators, ...this.workers].find((c) => c.id === id);
+    if (!child) throw new ShardflowError('CONFIG_INVALID', `no process ${id} in the local cluster; see \`shardflow status\``);
+    return child;
+  }
+
+  /** SIGSTOP of a coordinator or worker: it stops heartbeating but keeps believing it owns things. */
+  pause(id: string): ProcessInfo {
+    const c = this.child(id);
+    c.signal('SIGSTOP');
+    return { role: c.role, id: c.id, pid: c.pid };
+  }
+
+  /** SIGCONT of a paused process. */
+  resume(id: string): ProcessInfo {
+    const c = this.child(id);
+    c.signal('SIGCONT');
+    return { role: c.role, id: c.id, pid: c.pid };
+  }
+
+  /** Restarts one process now: gracefully (SIGTERM, a worker checkpoints and releases first) or with
+   *  kill -9. Resolves once the new process has joined; returns the old and new pids. */
+  async restart(id: string, how: 'graceful' | 'kill'): Promise<{ role: string; id: string; oldPid: number | undefined; pid: number | undefined }> {
+    const c = this.child(id);
+    const oldPid = c.pid;
+    if (how === 'graceful') await c.stop();
+    else await c.kill();
+    await this.startChild(c);
+    return { role: c.role, id: c.id, oldPid, pid: c.pid };
+  }
+
+  /** kill -9 of one NATS node of a 3-node cluster (by name, e.g. n2); clients fail over to the others. */
+  async killNatsNode(name: string): Promise<ProcessInfo> {
+    const server = this.natsServer(name);
+    const pid = server.pid;
+    await server.kill();
+    this.options.log.warn({ node: name, pid }, 'nats-server node killed with SIGKILL');
+    return { role: 'nats-server', id: name, pid };
+  }
+
+  /** Starts a killed NATS node again on its port and store; it catches up with the cluster. */
+  async restartNatsNode(name: string): Promise<ProcessInfo> {
+    const server = this.natsServer(name);
+    await server.start();
+    return { role: 'nats-server', id: name, pid: server.pid };
+  }
+
+  private natsServer(name: string): NatsServerProcess {
+    if (this.natsServers.length < 2) throw new ShardflowError('CONFIG_INVALID', 'killing a NATS node needs a 3-node NATS cluster (natsNodes: 3); with one server nothing could survive it');
+    const server = this.natsServers.find((s) => s.options.name === name);
+    if (!server) throw new ShardflowError('CONFIG_INVALID', `no NATS node ${name}; nodes: ${this.natsNodeNames().join(', ')}`);
+    return server;
+  }
+
+  /** Workers running now (not killed and not yet restarted). */
+  runningWorkerIds(): string[] {
+    return this.workers.filter((w) => w.running).map((w) => w.id);
+  }
+
+  get restartAfterMs(): number {
+    return LocalCluster.RESTART_AFTER_MS;
+  }
+
+  /** Workers of the cluster (running or being restarted). */
   workerIds(): string[] {
     return this.workers.map((w) => w.id);
   }
@@ -199,7 +322,7 @@ export class LocalCluster {
   }
 
   /** kill -9 of one process; it is started again after RESTART_AFTER_MS, as a supervisor would. */
-  async kill(target: 'worker' | 'coordinator' | 'leader', id?: string): Promise<{ role: string; id: string; pid: number | undefined }> {
+  async kill(target: 'worker' | 'coordinator' | 'leader', id?: string): Promise<ProcessInfo> {
     let victim: Child | undefined;
     if (target === 'leader') {
       const leaderId = (await readLeader(this.kv!))?.id;
@@ -213,6 +336,13 @@ export class LocalCluster {
     const killed = { role: victim.role, id: victim.id, pid: victim.pid };
     await victim.kill();
     this.options.log.warn(killed, 'process killed with SIGKILL; restarting it shortly');
+    this.restartLater(victim);
+    return killed;
+  }
+
+  /** Starts a process that died again after RESTART_AFTER_MS (unless the cluster stops or scaled it
+   *  away meanwhile), as a supervisor would. */
+  private restartLater(victim: Child): void {
     const restart = (async () => {
       await new Promise((r) => setTimeout(r, LocalCluster.RESTART_AFTER_MS));
       const stillMember = [...this.workers, ...this.coordinators].includes(victim);
@@ -220,7 +350,17 @@ export class LocalCluster {
     })();
     this.restarts.add(restart);
     void restart.finally(() => this.restarts.delete(restart));
-    return killed;
+  }
+
+  /** A child that exits on its own is logged, counted and restarted. */
+  private supervised(child: Child): Child {
+    child.onCrash = (code, signal) => {
+      if (this.stopping) return;
+      this.crashes.push({ id: child.id, code, signal, at: Date.now() });
+      this.options.log.error({ id: child.id, role: child.role, code, signal, log: this.logFile(child.id) }, 'process exited on its own; restarting it shortly');
+      this.restartLater(child);
+    };
+    return child;
   }
 
   /** Answers `scale`, `kill` and `down` requests; `onDown` is called for `down` after the reply. */
@@ -266,7 +406,21 @@ export class LocalCluster {
     await Promise.all(this.workers.map((w) => w.stop()));
     await Promise.all(this.coordinators.map((c) => c.stop()));
     await this.nc?.close().catch(() => {});
-    await this.nats.stop();
+    await Promise.all(this.natsServers.map((s) => s.stop()));
+  }
+}
+
+/** A new JetStream cluster answers API calls, and can place replicated streams, only once it has
+ *  elected a meta leader and its peers know each other: until then, try again. */
+async function whenJetStreamReady<T>(what: string, attempt: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (Date.now() > deadline) throw new ShardflowError('CONFIG_INVALID', `the 3-node NATS cluster could not ${what} within 30 s: ${(err as Error).message}`, { cause: err });
+      await new Promise((r) => setTimeout(r, 250));
+    }
   }
 }
 

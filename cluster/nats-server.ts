@@ -121,8 +121,9 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
   return server;
 }
 
-/** A JetStream cluster of `size` nodes on free loopback ports, in subfolders of `dir`. */
-export async function startNatsCluster(dir: string, size = 3, maxPayload?: number): Promise<NatsServerProcess[]> {
+/** The nodes of a JetStream cluster of `size` on free loopback ports, in subfolders `n1`.. of `dir`
+ *  (named like them), each routing to the others; not started yet. */
+export async function natsClusterNodes(dir: string, size = 3, maxPayload?: number): Promise<NatsServerProcess[]> {
   const binary = findNatsServerBinary();
   const clientPorts: number[] = [];
   const routePorts: number[] = [];
@@ -130,13 +131,18 @@ export async function startNatsCluster(dir: string, size = 3, maxPayload?: numbe
     clientPorts.push(await freePort());
     routePorts.push(await freePort());
   }
-  const servers = clientPorts.map(
+  return clientPorts.map(
     (port, i) =>
       new NatsServerProcess(
         { dir: join(dir, `n${i + 1}`), port, name: `n${i + 1}`, maxPayload, cluster: { name: 'shardflow', port: routePorts[i]!, routes: routePorts.filter((_, j) => j !== i) } },
         binary,
       ),
   );
+}
+
+/** A started JetStream cluster of `size` nodes (see natsClusterNodes). */
+export async function startNatsCluster(dir: string, size = 3, maxPayload?: number): Promise<NatsServerProcess[]> {
+  const servers = await natsClusterNodes(dir, size, maxPayload);
   await Promise.all(servers.map((s) => s.start()));
   return servers;
 }

@@ -10,3 +10,9 @@ export function createLogger(role: string, level: string, bindings: Record<strin
   if (tty) return pino(options, pretty({ destination: 2, sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'hostname', singleLine: true }));
   return pino(options, pino.destination(2));
 }
+
+/** The same JSON lines into a file (created with its folder): for a command whose terminal shows
+ *  progress lines instead. */
+export function createFileLogger(role: string, level: string, file: string, bindings: Record<string, unknown> = {}): Logger {
+  return pino({ level, base: { role, pid: process.pid, ...bindings } }, pino.destination({ dest: file, mkdir: true, sync: true }));
+}
