@@ -1,9 +1,10 @@
 // The `shardflow` command. Exit codes: 0 success, 1 failure at run time, 2 bad usage or config.
 import { parseArgs } from 'node:util';
-import { describeConfig, loadConfig } from '../common/config.ts';
+import { childEnvironment, describeConfig, loadConfig } from '../common/config.ts';
 import { isShardflowError, ShardflowError } from '../common/errors.ts';
 import { createLogger } from '../common/logger.ts';
 import { getJob, jobNames } from '../jobs/catalog.ts';
+import { CHAOS_HELP, chaosCommand } from './commands/chaos.ts';
 import { COMPACT_HELP, compactCommand, DEFAULT_ROWS_PER_FILE } from './commands/compact.ts';
 import { controlCommand, DOWN_HELP, KILL_HELP, SCALE_HELP } from './commands/control.ts';
 import { COORDINATOR_HELP, coordinatorCommand } from './commands/coordinator.ts';
@@ -30,6 +31,7 @@ Commands:
   produce      publish a job's generated (or NDJSON) events to its partitions
   results      print a job's results from the cluster as NDJSON
   compact      compact a job's new raw events into Parquet files (the batch layer)
+  chaos        break a fresh local cluster on a schedule and check the results are still exact
   jobs         list the jobs that ship with shardflow
 
 Run \`shardflow <command> --help\` for a command's options.
@@ -178,6 +180,38 @@ async function main(argv: string[]): Promise<number> {
       const rowsPerFile = wholeNumber(values['rows-per-file'], '--rows-per-file');
       if (rowsPerFile < 1) throw usage('--rows-per-file must be at least 1');
       return compactCommand({ job: values.job, out: values.out, rowsPerFile }, config, log);
+    }
+    case 'chaos': {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          scenario: { type: 'string' },
+          duration: { type: 'string', default: '60' },
+          seed: { type: 'string', default: '1' },
+          report: { type: 'string' },
+          rate: { type: 'string', default: '200' },
+          workers: { type: 'string', default: '5' },
+          coordinators: { type: 'string', default: '2' },
+          drain: { type: 'string', default: '60' },
+          help: { type: 'boolean', short: 'h' },
+        },
+        strict: true,
+      });
+      if (values.help) return help(CHAOS_HELP);
+      return chaosCommand(
+        {
+          scenario: values.scenario,
+          durationS: wholeNumber(values.duration, '--duration'),
+          seed: wholeNumber(values.seed, '--seed'),
+          report: values.report,
+          rate: wholeNumber(values.rate, '--rate'),
+          workers: wholeNumber(values.workers, '--workers'),
+          coordinators: wholeNumber(values.coordinators, '--coordinators'),
+          drainS: wholeNumber(values.drain, '--drain'),
+        },
+        config,
+        childEnvironment(),
+      );
     }
     case 'jobs': {
       for (const name of jobNames()) process.stdout.write(`${name.padEnd(24)} ${getJob(name).description}\n`);

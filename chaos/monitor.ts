@@ -1,0 +1,218 @@
+// Watches a chaos run from outside the cluster: tails the job's input log, reads every partition's
+// checkpoint and the cluster status a few times a second, and turns that into the timeline of the
+// report (produced, stored, checkpointed, workers, leader) and the recovery time of each fault.
+//
+// Recovery of a fault is measured on durable state, not on what processes say about themselves: a
+// fault has recovered once the cluster has a leader (a newly elected one if the fault took the
+// leader) and every partition has a checkpoint, by an owner, that covers a message stored after the
+// fault took effect. A partition whose owner died or froze can only get there once another worker
+// (or the restarted one) has taken it over and moved on.
+import type { NatsConnection } from '@nats-io/transport-node';
+import { Kvm, type KV } from '@nats-io/kv';
+import { readStreamRange, streamBounds, type StreamMessage } from '../batch/stream-range.ts';
+import { CHECKPOINTS_BUCKET, checkpointKey, HEADERS, inputStream, partitionSubject } from '../common/names.ts';
+import type { CheckpointEntry } from '../cluster/checkpoint-store.ts';
+import { statusOver } from '../cli/commands/status.ts';
+import type { Config } from '../common/config.ts';
+
+/** The input log of the job, read incrementally as it grows. */
+export class LogTail {
+  readonly messages: StreamMessage[] = [];
+  private last = 0;
+  private events = 0;
+  /** Partition subject -> sequences of its events (not markers), ascending. */
+  private readonly eventSeqs = new Map<string, number[]>();
+
+  constructor(
+    private readonly nc: NatsConnection,
+    readonly stream: string,
+  ) {}
+
+  private reading: Promise<number> = Promise.resolve(0);
+
+  /** Reads what was stored since the last call; returns the stream's last sequence. Calls queue up. */
+  catchUp(): Promise<number> {
+    const next = this.reading.catch(() => 0).then(() => this.readNew());
+    this.reading = next;
+    return next;
+  }
+
+  private async readNew(): Promise<number> {
+    const { last } = await streamBounds(this.nc, this.stream, 'the chaos run creates it');
+    for await (const m of readStreamRange(this.nc, this.stream, this.last + 1, last)) {
+      this.messages.push(m);
+      this.last = m.seq;
+      if (m.data.byteLength === 0 && m.header(HEADERS.control) !== undefined) continue;
+      this.events++;
+      const list = this.eventSeqs.get(m.subject) ?? [];
+      list.push(m.seq);
+      this.eventSeqs.set(m.subject, list);
+    }
+    return last;
+  }
+
+  /** Events in the log so far (markers excluded). */
+  get stored(): number {
+    return this.events;
+  }
+
+  /** Events of one partition subject with a sequence up to `seq`. */
+  eventsUpTo(subject: string, seq: number): number {
+    const list = this.eventSeqs.get(subject) ?? [];
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (list[mid]! <= seq) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}
+
+export interface Sample {
+  /** ms since the run started. */
+  atMs: number;
+  /** Events acknowledged by the stream so far. */
+  produced: number;
+  /** Events in the input log. */
+  stored: number;
+  /** Events covered by the partitions' latest checkpoints: processed for good. */
+  checkpointed: number;
+  workersAlive: number;
+  leader: string | null;
+  term: number | null;
+}
+
+interface Probe {
+  /** The stream's last sequence once the fault had taken effect. */
+  afterSeq: number;
+  /** For a fault that took the leader: a leader of a later term is needed. */
+  newerTermThan: number | undefined;
+  startedAt: number;
+  resolve: (recoveryMs: number) => void;
+}
+
+export class ChaosMonitor {
+  readonly samples: Sample[] = [];
+  private readonly probes = new Set<Probe>();
+  private timer: NodeJS.Timeout | undefined;
+  private tailTimer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private tailing: Promise<void> | undefined;
+  private stopped = false;
+  private checkpoints: KV | undefined;
+  private lastSeq = 0;
+  /** Sampling errors (a NATS node down); the run goes on. */
+  errors = 0;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly job: { name: string; partitions: number },
+    private readonly config: Pick<Config, 'REPLICAS' | 'LEADER_LEASE_MS' | 'WORKER_TIMEOUT_MS'>,
+    readonly tail: LogTail,
+    private readonly startedAt: number,
+    private readonly produced: () => number,
+  ) {}
+
+  /**
+   * Samples every `everyMs`. A sample that hangs (its NATS node died, a stream leader is being
+   * elected) is given up after a second, so the timeline keeps its pace; the log is tailed in a loop
+   * of its own for the same reason.
+   */
+  start(everyMs = 250): void {
+    this.stopped = false;
+    const tick = async () => {
+      if (this.stopped) return;
+      this.running = within(1_000, this.sample()).catch(() => void this.errors++);
+      await this.running;
+      this.timer = setTimeout(() => void tick(), Math.max(0, everyMs));
+    };
+    const tail = async () => {
+      if (this.stopped) return;
+      this.tailing = this.tail.catchUp().then((last) => void (this.lastSeq = last), () => void this.errors++);
+      await this.tailing;
+      this.tailTimer = setTimeout(() => void tail(), everyMs);
+    };
+    void tick();
+    void tail();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    clearTimeout(this.tailTimer);
+    await this.running;
+    await this.tailing;
+  }
+
+  /**
+   * Starts measuring a fault's recovery; call once the fault has taken effect (the process is dead
+   * or frozen, the node is down, the new worker has joined). Resolves with ms since `startedAt`.
+   */
+  async recovery(startedAt: number, newerTermThan?: number): Promise<number> {
+    let afterSeq = this.lastSeq;
+    try {
+      afterSeq = (await streamBounds(this.nc, this.tail.stream, '')).last;
+    } catch {
+      // The stream is being failed over: what was stored by the last sample is a safe lower bound.
+    }
+    return new Promise((resolve) => this.probes.add({ afterSeq, newerTermThan, startedAt, resolve }));
+  }
+
+  /** The whole input log as stored now. */
+  async logSnapshot(): Promise<readonly StreamMessage[]> {
+    await this.tail.catchUp();
+    return this.tail.messages;
+  }
+
+  /** Faults whose recovery is still being waited for. */
+  get pending(): number {
+    return this.probes.size;
+  }
+
+  private async sample(): Promise<void> {
+    this.checkpoints ??= await new Kvm(this.nc).open(CHECKPOINTS_BUCKET);
+    const kv = this.checkpoints;
+    const [entries, status] = await Promise.all([
+      Promise.all(
+        Array.from({ length: this.job.partitions }, async (_, p) => {
+          const e = await kv.get(checkpointKey(this.job.name, p));
+          return e?.operation === 'PUT' ? (e.json() as CheckpointEntry) : undefined;
+        }),
+      ),
+      statusOver(this.nc, this.config),
+    ]);
+    const now = Date.now();
+    let checkpointed = 0;
+    entries.forEach((e, p) => (checkpointed += e ? this.tail.eventsUpTo(partitionSubject(this.job.name, p), e.seq) : 0));
+    this.samples.push({
+      atMs: now - this.startedAt,
+      produced: this.produced(),
+      stored: this.tail.stored,
+      checkpointed,
+      workersAlive: status.workers.filter((w) => w.alive).length,
+      leader: status.leader?.id ?? null,
+      term: status.leader?.term ?? null,
+    });
+    const leader = status.leader;
+    if (!leader) return;
+    for (const probe of this.probes) {
+      if (probe.newerTermThan !== undefined && leader.term <= probe.newerTermThan) continue;
+      if (entries.every((e) => e !== undefined && e.owner !== null && e.seq > probe.afterSeq)) {
+        this.probes.delete(probe);
+        probe.resolve(now - probe.startedAt);
+      }
+    }
+  }
+}
+
+function within<T>(ms: number, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)));
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+export function inputLogTail(nc: NatsConnection, job: string): LogTail {
+  return new LogTail(nc, inputStream(job));
+}

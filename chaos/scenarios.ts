@@ -1,0 +1,103 @@
+// The chaos scenarios and their seeded fault schedules. Pure: which kind of fault happens when; the
+// injector (fault-injector.ts) picks concrete victims on the live cluster with the same seeded random.
+import type { Random } from '../common/random.ts';
+
+/** What one fault does to the cluster. */
+export type FaultKind =
+  /** kill -9 of a worker that owns partitions; the cluster restarts it a second later. */
+  | 'worker-kill'
+  /** kill -9 of the leading coordinator; it restarts a second later and rejoins as standby. */
+  | 'leader-kill'
+  /** SIGSTOP of a worker for longer than the worker timeout, then SIGCONT: a zombie to be fenced. */
+  | 'worker-pause'
+  /** SIGTERM of a worker (it checkpoints and releases), then started again at once. */
+  | 'worker-restart'
+  /** SIGTERM of a coordinator (a leader resigns), then started again at once. */
+  | 'coordinator-restart'
+  /** One more worker joins; the leader moves partitions to it. */
+  | 'worker-add'
+  /** The newest worker leaves gracefully; its partitions move to the others. */
+  | 'worker-remove'
+  /** kill -9 of one node of the 3-node NATS cluster; restarted a few seconds later. */
+  | 'nats-node-kill';
+
+export const SCENARIO_NAMES = ['worker-kill', 'leader-kill', 'worker-pause', 'rolling-restart', 'scale-storm', 'nats-node-kill', 'mixed'] as const;
+export type ScenarioName = (typeof SCENARIO_NAMES)[number];
+
+export interface Scenario {
+  name: ScenarioName;
+  description: string;
+  /** 3: the cluster runs on a 3-node NATS cluster with 3 replicas of every stream and bucket. */
+  natsNodes: 1 | 3;
+  /** Mean time between faults, ms; --duration / spacing gives the number of faults. */
+  spacingMs: number;
+  minFaults: number;
+}
+
+export const SCENARIOS: Record<ScenarioName, Scenario> = {
+  'worker-kill': { name: 'worker-kill', description: 'kill -9 of random workers, again and again; each restarts a second later', natsNodes: 1, spacingMs: 2_500, minFaults: 2 },
+  'leader-kill': { name: 'leader-kill', description: 'kill -9 of the leading coordinator; the standby must take over', natsNodes: 1, spacingMs: 4_000, minFaults: 2 },
+  'worker-pause': { name: 'worker-pause', description: 'SIGSTOP of a worker past the worker timeout, then SIGCONT: a zombie owner that must be fenced', natsNodes: 1, spacingMs: 5_000, minFaults: 1 },
+  'rolling-restart': {
+    name: 'rolling-restart',
+    description: 'every coordinator, then every worker, restarted one by one gracefully (SIGTERM: workers checkpoint and release first)',
+    natsNodes: 1,
+    spacingMs: 2_000,
+    minFaults: 0,
+  },
+  'scale-storm': { name: 'scale-storm', description: 'workers added and removed (gracefully) in quick succession', natsNodes: 1, spacingMs: 1_500, minFaults: 4 },
+  'nats-node-kill': { name: 'nats-node-kill', description: 'kill -9 of one node of a 3-node NATS cluster (3 replicas), restarted a few seconds later', natsNodes: 3, spacingMs: 8_000, minFaults: 1 },
+  mixed: { name: 'mixed', description: 'all of the above at random (seeded), on a 3-node NATS cluster', natsNodes: 3, spacingMs: 3_000, minFaults: 3 },
+};
+
+export function isScenarioName(name: string): name is ScenarioName {
+  return (SCENARIO_NAMES as readonly string[]).includes(name);
+}
+
+export interface PlannedFault {
+  /** ms after the producer started. */
+  atMs: number;
+  kind: FaultKind;
+  /** rolling-restart: the position of the process in the restart order. */
+  step?: number;
+}
+
+const MIXED_KINDS: readonly FaultKind[] = ['worker-kill', 'leader-kill', 'worker-pause', 'worker-restart', 'coordinator-restart', 'worker-add', 'nats-node-kill'];
+
+/**
+ * The faults of a run of `durationMs`: evenly spaced with a seeded jitter of up to a third of the
+ * spacing, the first after a quiet start (so the throughput line shows the normal rate first).
+ * rolling-restart restarts every one of `processes` at least once, more rounds on longer runs.
+ */
+export function planFaults(scenario: Scenario, durationMs: number, random: Random, processes: number): PlannedFault[] {
+  let n = Math.max(scenario.minFaults, Math.floor(durationMs / scenario.spacingMs));
+  if (scenario.name === 'rolling-restart') n = processes * Math.max(1, Math.floor(n / processes));
+  const spacing = (durationMs * 0.8) / n;
+  const faults: PlannedFault[] = [];
+  let added = 0;
+  for (let i = 0; i < n; i++) {
+    const atMs = Math.round(durationMs * 0.1 + i * spacing + random() * (spacing / 3));
+    let kind: FaultKind;
+    switch (scenario.name) {
+      case 'rolling-restart':
+        faults.push({ atMs, kind: 'coordinator-restart', step: i });
+        continue;
+      case 'scale-storm':
+        // Mostly alternating, sometimes two in a row, never fewer workers than at the start minus one.
+        kind = added <= -1 || (added < 2 && random() < 0.6) ? 'worker-add' : 'worker-remove';
+        added += kind === 'worker-add' ? 1 : -1;
+        break;
+      case 'mixed':
+        kind = MIXED_KINDS[Math.floor(random() * MIXED_KINDS.length)]!;
+        // An added worker is taken away again later, so that the cluster does not only grow.
+        if (kind === 'worker-add' && added > 0) kind = 'worker-remove';
+        if (kind === 'worker-add') added++;
+        else if (kind === 'worker-remove') added--;
+        break;
+      default:
+        kind = scenario.name;
+    }
+    faults.push({ atMs, kind });
+  }
+  return faults;
+}
