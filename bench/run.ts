@@ -1,6 +1,7 @@
 // `npm run bench`: runs every scenario, prints its figures, and records them in bench/results.json.
 import { cpus } from 'node:os';
 import { join } from 'node:path';
+import { chaosRecovery } from './chaos-recovery.ts';
 import { clusterThroughput } from './cluster-throughput.ts';
 import { engineSnapshot } from './engine-snapshot.ts';
 import { engineWindows } from './engine-windows.ts';
@@ -16,6 +17,7 @@ const scenarios: [string, (log: (line: string) => void) => Figure[] | Promise<Fi
   ['result-latency', resultLatency],
   ['recovery', recovery],
   ['sink-throughput', sinkThroughput],
+  ['chaos-recovery', chaosRecovery],
 ];
 
 const only = process.argv.slice(2);

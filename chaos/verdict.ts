@@ -58,11 +58,8 @@ export function chaosVerdict(expected: ChaosExpectation, seen: ChaosObservations
   const wrongReason = seen.deadLetters.filter((d) => expected.deadLetters.has(d.seq) && expected.deadLetters.get(d.seq) !== d.reason).length;
   const deadLettered = { ...dead, wrongReason };
 
-  const exact =
-    input.lost + input.duplicated === 0 &&
-    results.missing + results.duplicated + results.wrong + results.unexpected === 0 &&
-    late.missing + late.duplicated + late.found - late.expected === 0 &&
-    dead.missing + dead.duplicated + dead.found - dead.expected + wrongReason === 0;
+  const clean = (t: Tally) => t.missing === 0 && t.duplicated === 0 && t.found === t.expected;
+  const exact = input.lost + input.duplicated === 0 && results.missing + results.duplicated + results.wrong + results.unexpected === 0 && clean(late) && clean(dead) && wrongReason === 0;
   return { input, results, late, deadLettered, exact };
 }
 
