@@ -99,7 +99,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       await sleep(startedAt + planned.atMs - Date.now());
       const before = monitor.samples.at(-1);
       try {
-        const f = await injectFault(cluster, planned, random, timing, faultState);
+        const f = await injectWithRetries(() => injectFault(cluster, planned, random, timing, faultState));
         const at = f.at;
         // A fault that took the leader has recovered only under a newly elected one.
         const tookLeader = f.kind === 'leader-kill' || (f.kind === 'coordinator-restart' && before?.leader === f.target);
@@ -159,6 +159,19 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     await monitor?.stop();
     await nc.close().catch(() => {});
     await cluster.down();
+  }
+}
+
+/** A fault that cannot be injected right now (no leader at this instant, a control-plane read timed
+ *  out while a NATS node is down) is tried again a few times before it is reported as not injected. */
+async function injectWithRetries<T>(inject: () => Promise<T>, attempts = 4): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await inject();
+    } catch (err) {
+      if (i >= attempts) throw err;
+      await sleep(1_000);
+    }
   }
 }
 

@@ -47,7 +47,7 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
   },
   'scale-storm': { name: 'scale-storm', description: 'workers added and removed (gracefully) in quick succession', natsNodes: 1, spacingMs: 1_500, minFaults: 4 },
   'nats-node-kill': { name: 'nats-node-kill', description: 'kill -9 of one node of a 3-node NATS cluster (3 replicas), restarted a few seconds later', natsNodes: 3, spacingMs: 8_000, minFaults: 1 },
-  mixed: { name: 'mixed', description: 'all of the above at random (seeded), on a 3-node NATS cluster', natsNodes: 3, spacingMs: 3_000, minFaults: 3 },
+  mixed: { name: 'mixed', description: 'all of the above at random (seeded), on a 3-node NATS cluster', natsNodes: 3, spacingMs: 5_000, minFaults: 3 },
 };
 
 export function isScenarioName(name: string): name is ScenarioName {

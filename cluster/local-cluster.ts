@@ -203,7 +203,8 @@ export class LocalCluster {
     const since = Date.now();
     const key = child.role === 'worker' ? workerKey(child.id) : coordinatorKey(child.id);
     return child.start(async () => {
-      const e = await this.kv!.get(key);
+      // A read may fail while a NATS node is down: not joined yet, ask again.
+      const e = await this.kv!.get(key).catch(() => null);
       return e?.operation === 'PUT' && (e.json() as { at: number }).at >= since;
     });
   }
