@@ -27,23 +27,40 @@ export interface AssignmentFollower {
   stop(): void;
 }
 
+/** How long a new owner waits for the previous live owner to checkpoint and release a partition. */
 const HANDOFF_TIMEOUT_MS = 3_000;
+/** How often the assignment is read afresh and applied again. */
 const RECONCILE_MS = 2_000;
 
 export async function followAssignments(kv: KV, store: KvCheckpointStore, target: AssignmentTarget, log: Logger): Promise<AssignmentFollower> {
   const watch = await kv.watch({ key: ASSIGNMENT_KEY });
   let highest = { term: 0, version: 0 };
-  let queue = Promise.resolve();
   let stopped = false;
+  // One apply at a time, always of the newest record: records that arrive while one is applied
+  // (a slow release) replace each other, so an outdated one is never applied after a newer one.
+  let latest: AssignmentRecord | undefined;
+  let applying = false;
   const follow = (record: AssignmentRecord) => {
     if (record.term < highest.term || (record.term === highest.term && record.version < highest.version)) {
       if (record.term < highest.term) log.warn({ term: record.term, highestTerm: highest.term }, 'assignment from an older term ignored');
       return;
     }
     highest = { term: record.term, version: record.version };
-    // Records are applied one after the other, in order.
-    queue = queue.then(() => apply(record)).catch((err: unknown) => log.error({ err: (err as Error).message }, 'applying an assignment failed'));
+    latest = record;
+    if (!applying) void applyLatest();
   };
+  async function applyLatest(): Promise<void> {
+    applying = true;
+    try {
+      while (latest && !stopped) {
+        const record = latest;
+        latest = undefined;
+        await apply(record).catch((err: unknown) => log.error({ err: (err as Error).message }, 'applying an assignment failed'));
+      }
+    } finally {
+      applying = false;
+    }
+  }
   void (async () => {
     for await (const e of watch as AsyncIterable<KvWatchEntry>) {
       if (stopped) break;

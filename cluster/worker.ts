@@ -62,7 +62,10 @@ export class Worker {
       onEvent: (e) => {
         if (e.type === 'failed') log.warn({ path: e.path, phase: e.phase, err: String((e.error as Error)?.message ?? e.error) }, 'actor failed');
         else if (e.type === 'restarted') log.info({ path: e.path, restarts: e.restarts, backoffMs: e.backoffMs }, 'actor restarted from its checkpoint');
-        else if (e.type === 'escalated') log.error({ path: e.path, err: e.error.message }, 'actor gave up after repeated failures');
+        else if (e.type === 'escalated') {
+          log.error({ path: e.path, err: e.error.message }, 'actor gave up after repeated failures; it is started again afresh');
+          this.abandon(e.path);
+        }
       },
     });
     this.timer = setInterval(() => this.tick(), TICK_MS);
@@ -242,6 +245,26 @@ export class Worker {
     metrics.partitionsOwned.dec({ job: jobName });
     if (partition === 0) await this.stopRouter(jobName, false);
     await ref.stop({ drain: false });
+  }
+
+  /**
+   * An actor that gave up is forgotten: a partition is started again by the next reconcile of the
+   * assignment (a fresh claim from its checkpoint), a router at once if this worker still owns
+   * partition 0 of its job.
+   */
+  private abandon(path: string): void {
+    const name = path.slice(path.lastIndexOf('/') + 1);
+    if (this.partitions.has(name)) {
+      const i = name.lastIndexOf('-');
+      void this.drop(name.slice(0, i), Number(name.slice(i + 1)));
+      return;
+    }
+    const job = this.options.jobs.find((j) => name === `${j.name}-router`);
+    if (!job || this.routers.get(job.name)?.path !== path) return;
+    this.routers.delete(job.name);
+    setTimeout(() => {
+      if (!this.closing && this.partitions.has(`${job.name}-0`) && !this.routers.has(job.name)) this.startRouter(job);
+    }, 1_000);
   }
 
   private tick(): void {
