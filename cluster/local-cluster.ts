@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { COORDINATION_BUCKET, coordinatorKey, LOCAL_CONTROL_SUBJECT, workerKey } from '../common/names.ts';
+import { COORDINATION_BUCKET, coordinatorKey, inputStream, LOCAL_CONTROL_SUBJECT, workerKey } from '../common/names.ts';
 import { readLeader } from '../coordinator/protocol.ts';
 import type { LocalControlReply, LocalControlRequest } from './local-control.ts';
 import { ShardflowError } from '../common/errors.ts';
@@ -19,7 +19,7 @@ import type { Logger } from '../common/logger.ts';
 import { seededRandom } from '../common/random.ts';
 import type { Job } from '../jobs/define-job.ts';
 import { NatsServerProcess, findNatsServerBinary, natsClusterNodes } from './nats-server.ts';
-import { JobProducer, produceLive } from './producer.ts';
+import { JobProducer, produceHistory, produceLive } from './producer.ts';
 import { ensureJobTopology, openBucket } from './topology.ts';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'shardflow.mjs');
@@ -133,6 +133,8 @@ export class LocalCluster {
   produced = 0;
   /** Coordinators and workers that exited on their own (and were restarted). */
   crashes: { id: string; code: number | null; signal: string | null; at: number }[] = [];
+  /** Span of event time published at once on a first start, before the live events. */
+  static readonly HISTORY_MS = 70_000;
   /** ms after which a process killed with `kill` is started again (a restart policy). */
   static readonly RESTART_AFTER_MS = 1_000;
 
@@ -345,9 +347,19 @@ export class LocalCluster {
    *  away meanwhile), as a supervisor would. */
   private restartLater(victim: Child): void {
     const restart = (async () => {
-      await new Promise((r) => setTimeout(r, LocalCluster.RESTART_AFTER_MS));
-      const stillMember = [...this.workers, ...this.coordinators].includes(victim);
-      if (!this.stopping && stillMember && !victim.running) await this.startChild(victim).catch((err: unknown) => this.options.log.error({ id: victim.id, err: (err as Error).message }, 'restart failed'));
+      // A start can fail while NATS fails over (the process exits at start): try again, backing off.
+      for (let attempt = 0; ; attempt++) {
+        await new Promise((r) => setTimeout(r, LocalCluster.RESTART_AFTER_MS * Math.min(8, 2 ** attempt)));
+        const stillMember = [...this.workers, ...this.coordinators].includes(victim);
+        if (this.stopping || !stillMember || victim.running) return;
+        try {
+          await this.startChild(victim);
+          return;
+        } catch (err) {
+          this.crashes.push({ id: victim.id, code: null, signal: null, at: Date.now() });
+          this.options.log.error({ id: victim.id, attempt, err: (err as Error).message }, 'restart failed; trying again');
+        }
+      }
     })();
     this.restarts.add(restart);
     void restart.finally(() => this.restarts.delete(restart));
@@ -389,10 +401,19 @@ export class LocalCluster {
   }
 
   /** Events of the job's generator at the configured rate, event time = now, until stopped. */
+  /** Events of the job's generator at the configured rate, event time = now, until stopped. On a
+   *  first start (an empty input stream) the last HISTORY_MS of events come first, at once, so that
+   *  the first windows close and show results within seconds instead of after a whole window. */
   private async produce(): Promise<void> {
     const { job, rate } = this.options;
     const producer = new JobProducer(jetstream(this.nc!), job, { producerId: `up-${Date.now()}` });
-    await produceLive(producer, job, rate, seededRandom(Date.now() & 0xffffff), () => {
+    const random = seededRandom(Date.now() & 0xffffff);
+    const stored = (await (await jetstreamManager(this.nc!)).streams.info(inputStream(job.name))).state.messages;
+    if (stored === 0) {
+      await produceHistory(producer, job, Math.round((rate * LocalCluster.HISTORY_MS) / 1000), LocalCluster.HISTORY_MS, random);
+      this.options.log.info({ events: producer.published, ms: LocalCluster.HISTORY_MS }, 'first start: published the recent history of the demo input');
+    }
+    await produceLive(producer, job, rate, random, () => {
       this.produced = producer.published;
       return this.stopProducing;
     });

@@ -18,9 +18,12 @@ export interface ProducerOptions {
   producerId: string;
   /** Publishes awaiting their acknowledgement at once. */
   maxInFlight?: number;
-  /** How long a failing publish is retried before its error is thrown (default 60 s). */
+  /** How long a failing publish is retried before its error is thrown (default 60 s). At most 100 s:
+   *  the input streams store a message id once within 2 minutes, and a retry must stay inside them. */
   retryForMs?: number;
 }
+
+const MAX_RETRY_MS = 100_000;
 
 export class JobProducer<E> {
   private readonly labels: { job: string };
@@ -37,6 +40,9 @@ export class JobProducer<E> {
     private readonly options: ProducerOptions,
   ) {
     this.labels = { job: job.name };
+    if ((options.retryForMs ?? 0) > MAX_RETRY_MS) {
+      throw new ShardflowError('CONFIG_INVALID', `retryForMs may be at most ${MAX_RETRY_MS} ms: a retry after the streams' 2-minute duplicate window could store an event twice`);
+    }
   }
 
   /** The partition an event goes to. */
@@ -48,7 +54,10 @@ export class JobProducer<E> {
   /** Publishes one raw event; resolves when it may be followed (not necessarily acknowledged yet). */
   async publish(raw: string, msgId = `${this.options.producerId}-${this.next++}`): Promise<void> {
     const subject = partitionSubject(this.job.name, this.partitionOf(raw));
-    this.inFlight.push(this.publishRetrying(subject, raw, msgId));
+    const ack = this.publishRetrying(subject, raw, msgId);
+    // Its failure is thrown by settle(); until then it must not count as unhandled.
+    ack.catch(() => {});
+    this.inFlight.push(ack);
     if (this.inFlight.length >= (this.options.maxInFlight ?? 256)) await this.settle(this.inFlight.length / 2);
   }
 
@@ -80,20 +89,37 @@ export class JobProducer<E> {
   }
 }
 
+function generatorOf<E>(job: Job<E>): NonNullable<Job<E>['generate']> {
+  if (!job.generate) throw new ShardflowError('CONFIG_INVALID', `job ${job.name} has no generator; publish your own events instead`);
+  return job.generate;
+}
+
 /**
  * Publishes a job's generated events live, at `rate` per second with event time = now, until `stop()`
  * says so: a running system's input (the local cluster's producer, `produce --live`).
  */
 export async function produceLive<E>(producer: JobProducer<E>, job: Job<E>, rate: number, random: Random, stop: () => boolean): Promise<number> {
-  if (!job.generate) throw new ShardflowError('CONFIG_INVALID', `job ${job.name} has no generator; publish your own events instead`);
+  const generate = generatorOf(job);
   const began = Date.now();
   let i = 0;
   for (; !stop(); i++) {
     const wait = began + (i * 1000) / rate - Date.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     // Generators space events 50 ms apart in event time; anchor each one so that it is now.
-    await producer.publish(job.generate(random, i, Date.now() - i * 50));
+    await producer.publish(generate(random, i, Date.now() - i * 50));
   }
   await producer.flush();
   return i;
+}
+
+/** Publishes `count` generated events at once, spread evenly over the `spanMs` of event time that
+ *  ends now: the recent past of a live input. */
+export async function produceHistory<E>(producer: JobProducer<E>, job: Job<E>, count: number, spanMs: number, random: Random): Promise<void> {
+  const generate = generatorOf(job);
+  const from = Date.now() - spanMs;
+  for (let i = 0; i < count; i++) {
+    // Generators space events 50 ms apart in event time; anchor each one at its place in the span.
+    await producer.publish(generate(random, i, from + (i * spanMs) / count - i * 50));
+  }
+  await producer.flush();
 }
