@@ -10,10 +10,12 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
 import { readStreamRange, streamBounds, type StreamMessage } from '../batch/stream-range.ts';
-import { CHECKPOINTS_BUCKET, checkpointKey, HEADERS, inputStream, partitionSubject } from '../common/names.ts';
+import { CHECKPOINTS_BUCKET, checkpointKey, COORDINATION_BUCKET, HEADERS, inputStream, partitionSubject } from '../common/names.ts';
+import { readLeader } from '../coordinator/protocol.ts';
 import type { CheckpointEntry } from '../cluster/checkpoint-store.ts';
 import { statusOver } from '../cli/commands/status.ts';
 import type { Config } from '../common/config.ts';
+import { within } from '../common/within.ts';
 
 /** The input log of the job, read incrementally as it grows. */
 export class LogTail {
@@ -102,7 +104,7 @@ export class ChaosMonitor {
   private tailing: Promise<void> | undefined;
   private stopped = false;
   private checkpoints: KV | undefined;
-  private lastSeq = 0;
+  private coordination: KV | undefined;
   /** Sampling errors (a NATS node down); the run goes on. */
   errors = 0;
 
@@ -124,13 +126,16 @@ export class ChaosMonitor {
     this.stopped = false;
     const tick = async () => {
       if (this.stopped) return;
-      this.running = within(1_000, this.sample()).catch(() => void this.errors++);
+      this.running = within(1_500, this.sample()).catch(() => void this.errors++);
       await this.running;
       this.timer = setTimeout(() => void tick(), Math.max(0, everyMs));
     };
     const tail = async () => {
       if (this.stopped) return;
-      this.tailing = this.tail.catchUp().then((last) => void (this.lastSeq = last), () => void this.errors++);
+      this.tailing = this.tail.catchUp().then(
+        () => undefined,
+        () => void this.errors++,
+      );
       await this.tailing;
       this.tailTimer = setTimeout(() => void tail(), everyMs);
     };
@@ -151,13 +156,18 @@ export class ChaosMonitor {
    * or frozen, the node is down, the new worker has joined). Resolves with ms since `startedAt`.
    */
   async recovery(startedAt: number, newerTermThan?: number): Promise<number> {
-    let afterSeq = this.lastSeq;
-    try {
-      afterSeq = (await streamBounds(this.nc, this.tail.stream, '')).last;
-    } catch {
-      // The stream is being failed over: what was stored by the last sample is a safe lower bound.
+    // The stream's end once the fault took effect; while a stream leader is being elected, ask again
+    // (an older position would let checkpoints from before the fault count as recovery).
+    let afterSeq: number | undefined;
+    while (afterSeq === undefined) {
+      afterSeq = await within(2_000, streamBounds(this.nc, this.tail.stream, '')).then(
+        (b) => b.last,
+        () => undefined,
+      );
+      if (afterSeq === undefined) await new Promise((r) => setTimeout(r, 100));
     }
-    return new Promise((resolve) => this.probes.add({ afterSeq, newerTermThan, startedAt, resolve }));
+    const after = afterSeq;
+    return new Promise((resolve) => this.probes.add({ afterSeq: after, newerTermThan, startedAt, resolve }));
   }
 
   /** The whole input log as stored now. */
@@ -171,19 +181,25 @@ export class ChaosMonitor {
     return this.probes.size;
   }
 
+  /** A sample: the checkpoints and the leader (what recovery needs, a few small reads), and the
+   *  workers alive from the full status when it answers in time (for the timeline only). */
   private async sample(): Promise<void> {
     this.checkpoints ??= await new Kvm(this.nc).open(CHECKPOINTS_BUCKET);
+    this.coordination ??= await new Kvm(this.nc).open(COORDINATION_BUCKET);
     const kv = this.checkpoints;
-    const [entries, status] = await Promise.all([
+    const status = within(1_000, statusOver(this.nc, this.config)).catch(() => undefined);
+    const [entries, record] = await Promise.all([
       Promise.all(
         Array.from({ length: this.job.partitions }, async (_, p) => {
           const e = await kv.get(checkpointKey(this.job.name, p));
           return e?.operation === 'PUT' ? (e.json() as CheckpointEntry) : undefined;
         }),
       ),
-      statusOver(this.nc, this.config),
+      readLeader(this.coordination),
     ]);
     const now = Date.now();
+    const leader = record && now - record.renewedAt < this.config.LEADER_LEASE_MS ? record : null;
+    const workersAlive = (await status)?.workers.filter((w) => w.alive).length ?? this.samples.at(-1)?.workersAlive ?? 0;
     let checkpointed = 0;
     entries.forEach((e, p) => (checkpointed += e ? this.tail.eventsUpTo(partitionSubject(this.job.name, p), e.seq) : 0));
     this.samples.push({
@@ -191,11 +207,10 @@ export class ChaosMonitor {
       produced: this.produced(),
       stored: this.tail.stored,
       checkpointed,
-      workersAlive: status.workers.filter((w) => w.alive).length,
-      leader: status.leader?.id ?? null,
-      term: status.leader?.term ?? null,
+      workersAlive,
+      leader: leader?.id ?? null,
+      term: leader?.term ?? null,
     });
-    const leader = status.leader;
     if (!leader) return;
     for (const probe of this.probes) {
       if (probe.newerTermThan !== undefined && leader.term <= probe.newerTermThan) continue;
@@ -205,12 +220,6 @@ export class ChaosMonitor {
       }
     }
   }
-}
-
-function within<T>(ms: number, work: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)));
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
 export function inputLogTail(nc: NatsConnection, job: string): LogTail {

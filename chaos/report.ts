@@ -75,12 +75,12 @@ interface Series {
 }
 
 /** One chart: lines over time (x in s) with the faults drawn across it. */
-function chart(title: string, series: Series[], faults: readonly FaultRecord[], endS: number, step = false): string {
+function chart(title: string, series: Series[], faults: readonly FaultRecord[], endS: number, step = false, numbered = false): string {
   const W = 900;
   const H = 190;
   const left = 56;
   const right = 12;
-  const top = 22;
+  const top = 30;
   const bottom = 26;
   const maxY = Math.max(1, ...series.flatMap((s) => s.points.map((p) => p[1])));
   const x = (t: number) => left + (t / Math.max(endS, 1)) * (W - left - right);
@@ -88,11 +88,14 @@ function chart(title: string, series: Series[], faults: readonly FaultRecord[], 
   const parts: string[] = [`<svg viewBox="0 0 ${W} ${H}" width="100%" role="img" aria-label="${escape(title)}">`, `<text x="${left}" y="14" class="title">${escape(title)}</text>`];
   for (let i = 0; i <= 4; i++) {
     const v = (maxY * i) / 4;
-    parts.push(`<line x1="${left}" x2="${W - right}" y1="${y(v)}" y2="${y(v)}" class="grid"/><text x="${left - 6}" y="${y(v) + 4}" class="axis" text-anchor="end">${Math.round(v)}</text>`);
+    const label = maxY >= 20 ? String(Math.round(v)) : String(Math.round(v * 10) / 10);
+    parts.push(`<line x1="${left}" x2="${W - right}" y1="${y(v)}" y2="${y(v)}" class="grid"/><text x="${left - 6}" y="${y(v) + 4}" class="axis" text-anchor="end">${label}</text>`);
   }
   for (let t = 0; t <= endS; t += Math.max(5, Math.ceil(endS / 12 / 5) * 5)) parts.push(`<text x="${x(t)}" y="${H - 8}" class="axis" text-anchor="middle">${t}s</text>`);
-  for (const f of faults) {
+  for (const [i, f] of faults.entries()) {
+    if (f.error) continue;
     const from = x(f.atMs / 1000);
+    if (numbered) parts.push(`<text x="${from}" y="${top - 2}" class="axis" text-anchor="middle">${i + 1}</text>`);
     if (f.recoveryMs !== null) parts.push(`<rect x="${from}" y="${top}" width="${Math.max(1, x((f.atMs + f.recoveryMs) / 1000) - from)}" height="${H - top - bottom}" class="recovery"><title>${escape(`${f.kind} ${f.target}: recovered in ${seconds(f.recoveryMs)}`)}</title></rect>`);
     parts.push(`<line x1="${from}" x2="${from}" y1="${top}" y2="${H - bottom}" class="fault"><title>${escape(`${seconds(f.atMs)} ${f.detail}`)}</title></line>`);
   }
@@ -132,6 +135,8 @@ export function renderHtml(r: ChaosReport): string {
     ],
     r.faults,
     endS,
+    false,
+    true,
   );
   const backlog = chart('backlog: events stored, not yet checkpointed', [{ name: 'backlog', color: '#e15759', points: r.samples.map((s) => [s.atMs / 1000, Math.max(0, s.stored - s.checkpointed)]) }], r.faults, endS);
   const members = chart(
@@ -157,7 +162,7 @@ svg .grid{stroke:#eee} svg .axis{font-size:10px;fill:#777} svg .title{font-size:
 svg .fault{stroke:#c62828;stroke-width:1.2;stroke-dasharray:3 2} svg .recovery{fill:#c62828;opacity:.08}
 </style></head><body>
 <h1>shardflow chaos — ${escape(r.scenario)}: <span class="${v.exact ? 'ok' : 'bad'}">${v.exact ? 'EXACT' : 'NOT EXACT'}</span></h1>
-<p>${escape(r.description)}. ${r.durationS} s at ${r.rate} events/s, seed ${r.seed}, ${r.workers} workers, ${r.coordinators} coordinators, ${r.natsNodes} NATS node(s); started ${escape(r.startedAt)}. Dashed red lines are faults; the shaded band after each lasts until it recovered (every partition checkpointed past the fault under a leader).</p>
+<p>${escape(r.description)}. ${r.durationS} s at ${r.rate} events/s, seed ${r.seed}, ${r.workers} workers, ${r.coordinators} coordinators, ${r.natsNodes} NATS node(s); started ${escape(r.startedAt)}. Dashed red lines are the faults, numbered as in the table below; the shaded band after each lasts until it recovered (every partition checkpointed past the fault under a leader).</p>
 ${throughput}
 ${backlog}
 ${members}
@@ -172,8 +177,8 @@ ${row('input events', [v.input.published, v.input.inLog, v.input.lost, v.input.d
 ${v.results.examples.length ? `<ul>${v.results.examples.map((e) => `<li>${escape(e)}</li>`).join('')}</ul>` : ''}
 <h2>Faults</h2>
 <table>
-<tr><th>at</th><th>fault</th><th>target</th><th>what happened</th><th>recovery</th></tr>
-${r.faults.map((f) => `<tr><td>${seconds(f.atMs)}</td><td class="l">${escape(f.kind)}</td><td class="l">${escape(f.target)}</td><td class="l">${escape(f.error ? `not injected: ${f.error}` : f.detail)}</td><td>${f.recoveryMs === null ? '—' : seconds(f.recoveryMs)}</td></tr>`).join('\n')}
+<tr><th>#</th><th>at</th><th>fault</th><th>target</th><th>what happened</th><th>recovery</th></tr>
+${r.faults.map((f, i) => `<tr><td>${i + 1}</td><td>${seconds(f.atMs)}</td><td class="l">${escape(f.kind)}</td><td class="l">${escape(f.target)}</td><td class="l">${escape(f.error ? `not injected: ${f.error}` : f.detail)}</td><td>${f.recoveryMs === null ? '—' : seconds(f.recoveryMs)}</td></tr>`).join('\n')}
 </table>
 ${r.crashes.length ? `<p class="bad">Processes that exited on their own: ${escape(r.crashes.map((c) => `${c.id} at ${seconds(c.atMs)}`).join(', '))}. Their logs are in ${escape(r.dataDir)}/logs.</p>` : ''}
 <p>Logs of every process: ${escape(r.dataDir)}/logs. Drain: ${seconds(r.drainMs)} after the producer stopped.</p>

@@ -13,9 +13,11 @@ import { freePort } from '../cluster/nats-server.ts';
 import { JobProducer, produceLive } from '../cluster/producer.ts';
 import { readKvResults } from '../cluster/sinks/kv-sink.ts';
 import type { Config } from '../common/config.ts';
+import { ShardflowError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { deadLetterStream, HEADERS, lateStream, resultsBucket } from '../common/names.ts';
 import { seededRandom } from '../common/random.ts';
+import { within } from '../common/within.ts';
 import type { Job } from '../jobs/define-job.ts';
 import chaosJob, { CHAOS_JOB, CHAOS_JOB_MODULE } from './chaos-job.ts';
 import { injectFault, newFaultState, type FaultTiming } from './faults.ts';
@@ -76,7 +78,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   try {
     progress(`cluster up in ${o.dataDir} (${cluster.processes().map((p) => p.id).join(' ')}); waiting for every partition to be assigned`);
     await waitUntilAssigned(nc, statusConfig);
-    const producer = new JobProducer(jetstream(nc), chaosJob, { producerId: PRODUCER_ID, retryForMs: 120_000 });
+    const producer = new JobProducer(jetstream(nc), chaosJob, { producerId: PRODUCER_ID, retryForMs: 100_000 });
     const startedAt = Date.now();
     monitor = new ChaosMonitor(nc, chaosJob, statusConfig, inputLogTail(nc, chaosJob.name), startedAt, () => producer.published);
     monitor.start();
@@ -127,14 +129,22 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     progress(`producer stopped after ${producer.published} events${producerError ? ` (it failed: ${producerError})` : ''}; draining`);
 
     const drainDeadline = stoppedAt + o.drainS * 1000;
-    let verdict: Verdict;
+    let verdict: Verdict | undefined;
     for (;;) {
-      verdict = await judge(nc, monitor, producer.published);
-      const recovered = monitor.pending === 0;
-      if ((verdict.exact && recovered) || Date.now() > drainDeadline) break;
-      // Exact but a recovery is still unseen: it is seen within a few checkpoints, or never.
-      if (verdict.exact && Date.now() > stoppedAt + 15_000) break;
-      progress(`  draining: ${verdict.results.found} of ${verdict.results.expected} windows, ${verdict.late.found} late, ${verdict.deadLettered.found} dead-lettered`);
+      try {
+        verdict = await within(30_000, judge(nc, monitor, producer.published), 'reading the results');
+      } catch (err) {
+        progress(`  draining: ${(err as Error).message}; trying again`);
+      }
+      if (verdict) {
+        const recovered = monitor.pending === 0;
+        if ((verdict.exact && recovered) || Date.now() > drainDeadline) break;
+        // Exact but a recovery is still unseen: it is seen within a few checkpoints, or never.
+        if (verdict.exact && Date.now() > stoppedAt + 15_000) break;
+        progress(`  draining: ${verdict.results.found} of ${verdict.results.expected} windows, ${verdict.late.found} late, ${verdict.deadLettered.found} dead-lettered`);
+      } else if (Date.now() > drainDeadline) {
+        throw new ShardflowError('CHAOS_UNVERIFIABLE', `the results could not be read within the drain time (${o.drainS} s); see ${cluster.logDir}`);
+      }
       await sleep(2_000);
     }
     await monitor.stop();

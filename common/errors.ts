@@ -44,6 +44,7 @@ export const ERROR_CODES = {
   STREAM_MISSING: { domain: 'user', retryable: false, summary: "a job's stream does not exist on this NATS server" },
   COMPACTION_BUSY: { domain: 'external', retryable: true, summary: "another compaction of the job is running on the same folder" },
   LAKE_CORRUPT: { domain: 'internal', retryable: false, summary: "a job's lake folder holds files that contradict each other" },
+  CHAOS_UNVERIFIABLE: { domain: 'external', retryable: true, summary: "a chaos run could not read the cluster's results to judge them" },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
