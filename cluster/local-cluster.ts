@@ -197,7 +197,11 @@ export class LocalCluster {
     this.kv = await whenJetStreamReady('create the coordination bucket', () => openBucket(nc, COORDINATION_BUCKET, this.replicas));
     await Promise.all(this.coordinators.map((c) => this.startChild(c)));
     await Promise.all(this.workers.map((w) => this.startChild(w)));
-    if (this.options.rate > 0 && job.generate) this.producing = this.produce();
+    if (this.options.rate > 0 && job.generate) {
+      // A producer that fails for good (its publishes refused past the retry window) stops producing;
+      // the cluster goes on.
+      this.producing = this.produce().catch((err: unknown) => log.error({ err: (err as Error).message }, 'the demo producer stopped'));
+    }
   }
 
   /** Starts a child and waits until its heartbeat shows it joined the cluster. */

@@ -87,6 +87,11 @@ export async function upCommand(options: UpOptions, config: Config, log: Logger)
   const signal = await new Promise<string>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
+    // A bug in the launcher must not leave its processes running without it: stop them all.
+    process.once('uncaughtException', (err) => {
+      log.error({ err: err.message, stack: err.stack }, 'the launcher failed');
+      resolve(`launcher error (${err.message})`);
+    });
     cluster.serveControl(() => resolve('shardflow down'));
   });
   clearInterval(progress);
@@ -96,5 +101,5 @@ export async function upCommand(options: UpOptions, config: Config, log: Logger)
   writeTargetsFile(targetsFile, []);
   await metricsServer.close();
   process.stdout.write(`stopped. State kept in ${config.DATA_DIR}/; \`npm start\` resumes from the checkpoints.\n`);
-  return 0;
+  return signal.startsWith('launcher error') ? 1 : 0;
 }
