@@ -11,7 +11,7 @@ import type { ActorContext, Behavior } from '../actors/index.ts';
 import { isShardflowError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { initPartitionMetrics, metrics } from '../common/metrics.ts';
-import { deadLetterSubject, HEADERS, lateSubject, partitionSubject } from '../common/names.ts';
+import { deadLetterSubject, HEADERS, inputStream, lateSubject, partitionSubject } from '../common/names.ts';
 import type { EngineRecord } from '../engine/records.ts';
 import { WindowOperator } from '../engine/window-operator.ts';
 import type { Job } from '../jobs/define-job.ts';
@@ -51,6 +51,8 @@ let generations = 0;
 
 /** ms between checks that this worker still owns the partition. */
 const LEASE_CHECK_MS = 1_000;
+/** A partition that received nothing for this long checks that its log has nothing newer either. */
+const STALL_CHECK_MS = 3_000;
 
 export class PartitionActor<E> implements Behavior<PartitionMessage> {
   private lease: PartitionLease | undefined;
@@ -66,6 +68,7 @@ export class PartitionActor<E> implements Behavior<PartitionMessage> {
   private lastCheckpointAt: number;
   private fenced = false;
   private lastLeaseCheckAt = 0;
+  private lastStallCheckAt = 0;
   private reportedFirstBatch = false;
   private writes: SinkWrite[] = [];
   /** The sink batch being written while the next batch is processed (at most one). */
@@ -236,7 +239,29 @@ export class PartitionActor<E> implements Behavior<PartitionMessage> {
       await this.env.store.verify(this.lease!);
     }
     if (this.eventsSinceCheckpoint > 0 && now - this.lastCheckpointAt >= this.env.checkpointIntervalMs) await this.checkpoint(false);
+    await this.checkStalled(now);
     await this.maybeMarkIdle(now);
+  }
+
+  /**
+   * A consumer whose NATS node died can stop delivering without an error (seen when a node of a
+   * 3-node cluster is killed). A quiet partition therefore asks now and then for the last message
+   * stored on its subject; if that is newer than what it processed, the feed is stalled, and failing
+   * here restarts the partition from its checkpoint with a new feed.
+   */
+  private async checkStalled(now: number): Promise<void> {
+    if (now - this.lastMessageAt < STALL_CHECK_MS || now - this.lastStallCheckAt < STALL_CHECK_MS) return;
+    this.lastStallCheckAt = now;
+    let stored: number;
+    try {
+      const jsm = await this.env.js.jetstreamManager(false);
+      stored = (await jsm.streams.getMessage(inputStream(this.job.name), { last_by_subj: partitionSubject(this.job.name, this.partition) }))?.seq ?? 0;
+    } catch {
+      return; // No answer (NATS failing over) or no message at all: nothing to conclude.
+    }
+    if (stored > this.lastSeq) {
+      throw new Error(`partition feed stalled: the log holds messages up to ${stored} but nothing after ${this.lastSeq} arrived for ${now - this.lastMessageAt} ms`);
+    }
   }
 
   /**

@@ -54,6 +54,9 @@ export async function feedStream(
           await deliver(full);
         }
       }
+      // The consumer gave up on its own (it could not be recreated while its stream failed over):
+      // a feed that ends without being stopped would leave the partition silently stalled.
+      if (!stopped) onError(new Error(`the reading of ${subject ?? stream} ended unexpectedly; resuming from the last checkpoint`));
     } catch (err) {
       if (!stopped) onError(err);
     }
