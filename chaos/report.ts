@@ -59,7 +59,7 @@ export function renderSummary(r: ChaosReport): string {
     `  late           ${v.late.expected} expected, ${v.late.found} found (${v.late.missing} missing, ${v.late.duplicated} duplicated)`,
     `  dead-lettered  ${v.deadLettered.expected} expected, ${v.deadLettered.found} found (${v.deadLettered.missing} missing, ${v.deadLettered.duplicated} duplicated, ${v.deadLettered.wrongReason} with a wrong reason)`,
     `  recovery       ${stats.measured ? `median ${seconds(stats.medianMs!)}, max ${seconds(stats.maxMs!)} over ${stats.measured} faults` : 'none measured'}`,
-    ...(r.crashes.length ? [`  crashes        ${r.crashes.map((c) => `${c.id} at ${seconds(c.atMs)} (${c.signal ?? `exit ${c.code}`})`).join(', ')}`] : []),
+    ...(r.crashes.length ? [`  crashes        ${r.crashes.map((c) => `${c.id} at ${seconds(c.atMs)} (${c.signal ?? (c.code === null ? 'a restart failed; tried again' : `exit ${c.code}`)})`).join(', ')}`] : []),
     `  drain          ${seconds(r.drainMs)} after the producer stopped`,
     `  verdict        ${v.exact ? 'EXACT: every result equals the oracle, nothing lost, nothing duplicated' : 'NOT EXACT'}`,
   ];
