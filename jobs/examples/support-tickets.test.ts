@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../common/random.ts';
 import type { WindowResult } from '../../engine/records.ts';
-// The business rules come from the seed oracle, which writes them out again rather than import the job's tables.
-import { classifyTicket, PRIORITY_SCORE as SCORE, SLA_HOURS as SLA, TEAM, type Ticket } from '../../test/seed-oracles/support-tickets.ts';
+import { describeDiff, diffRows, isEmptyDiff, localRows } from '../../test/seed-oracles/oracle.ts';
+import { classifyTicket, supportTicketsOracle } from '../../test/seed-oracles/support-tickets.ts';
 import { runLocal } from '../local-runner.ts';
 import { supportTickets, ticketGenerator } from './support-tickets.ts';
 
@@ -18,53 +18,19 @@ function generate(seed: number, n: number, dirtyShare?: number): string[] {
 
 /** The expected dead-letter reason of a line, or the ticket (the seed oracle's independent validation). */
 const classify = (raw: string) => classifyTicket(raw, INGEST);
-type Good = Ticket;
-
-function tally(values: (string | number)[]): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const v of [...values].sort()) out[v] = (out[v] ?? 0) + 1;
-  return out;
-}
-
-function medianOf(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = (s.length - 1) / 2;
-  return (s[Math.floor(mid)]! + s[Math.ceil(mid)]!) / 2;
-}
 
 describe('the support-tickets job (seed 004)', () => {
   it('writes one document of metrics per 30 s window, equal to plain loops over the tickets', () => {
     const raws = generate(4, 5_000);
     const run = runLocal(supportTickets, raws, { ingestTime: () => INGEST });
 
-    const windows = new Map<number, Good[]>();
-    for (const raw of raws) {
-      const e = classify(raw);
-      if (typeof e === 'string') continue;
-      const start = e.t - (e.t % 30_000);
-      windows.set(start, [...(windows.get(start) ?? []), e]);
-    }
-
+    const expected = supportTicketsOracle(raws, INGEST);
     expect(run.records.filter((r) => r.type !== 'result')).toEqual([]); // within the 5 s bound: none late
     const results = run.records.filter((r): r is WindowResult & { partition: number } => r.type === 'result');
-    expect(results.map((r) => r.start)).toEqual([...windows.keys()].sort((a, b) => a - b)); // in time order, once each
-    for (const r of results) {
-      const tickets = windows.get(r.start)!;
-      const slas = tickets.map((t) => SLA[t.priority]!);
-      expect(r.key).toBe('all');
-      expect(r.end - r.start).toBe(30_000);
-      expect(r.values).toEqual({
-        total_tickets: tickets.length,
-        tickets_per_hour: tally(tickets.map((t) => new Date(t.t).getUTCHours())),
-        tickets_per_day: tally(tickets.map((t) => new Date(t.t).toISOString().slice(0, 10))),
-        tickets_per_type: tally(tickets.map((t) => t.type)),
-        tickets_per_team: tally(tickets.map((t) => TEAM[t.type] ?? 'Triage')),
-        tickets_per_priority: tally(tickets.map((t) => t.priority)),
-        sla_mean: expect.closeTo(slas.reduce((a, b) => a + b, 0) / slas.length, 9),
-        sla_median: medianOf(slas),
-        priority_score_mean: expect.closeTo(tickets.reduce((a, t) => a + SCORE[t.priority]!, 0) / tickets.length, 9),
-      });
-    }
+    // One document per window, in time order, each equal to the oracle's plain loops.
+    expect(results.map((r) => `${r.key}|${r.start}|${r.end}`)).toEqual([...expected.rows.keys()].sort());
+    const diff = diffRows(expected.rows, localRows(run.records).rows);
+    expect(isEmptyDiff(diff), describeDiff(diff)).toBe(true);
     // Windows are aligned to event time, so each one falls within one hour and day (unlike Spark's
     // processing-time batches); the run's windows fall on both sides of midnight.
     expect(new Set(results.flatMap((r) => Object.keys(r.values.tickets_per_day as object)))).toEqual(new Set(['2026-08-31', '2026-09-01']));

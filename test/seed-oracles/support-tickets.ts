@@ -4,9 +4,9 @@
 import { eventTimeOf, mean, parseJson, windowId, type Aggregates, type SeedExpectation } from './oracle.ts';
 
 const SIZE = 30_000;
-export const SLA_HOURS: Readonly<Record<string, number>> = { low: 72, medium: 24, high: 8, urgent: 4 };
-export const PRIORITY_SCORE: Readonly<Record<string, number>> = { low: 1, medium: 2, high: 3, urgent: 4 };
-export const TEAM: Readonly<Record<string, string>> = {
+const SLA_HOURS: Readonly<Record<string, number>> = { low: 72, medium: 24, high: 8, urgent: 4 };
+const PRIORITY_SCORE: Readonly<Record<string, number>> = { low: 1, medium: 2, high: 3, urgent: 4 };
+const TEAM: Readonly<Record<string, string>> = {
   incident: 'Team Tech 1',
   bug: 'Team Tech 2',
   request: 'Customer Care',
