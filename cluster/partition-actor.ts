@@ -51,8 +51,11 @@ let generations = 0;
 
 /** ms between checks that this worker still owns the partition. */
 const LEASE_CHECK_MS = 1_000;
-/** A partition that received nothing for this long checks that its log has nothing newer either. */
+/** A caught-up partition that received nothing for this long checks that its log has nothing newer. */
 const STALL_CHECK_MS = 3_000;
+/** The same for a partition still working through a backlog (its first batch after a restore of a
+ *  large state on a loaded machine can take seconds; that is not a stall). */
+const STALL_BEHIND_MS = 30_000;
 
 export class PartitionActor<E> implements Behavior<PartitionMessage> {
   private lease: PartitionLease | undefined;
@@ -131,6 +134,8 @@ export class PartitionActor<E> implements Behavior<PartitionMessage> {
     );
     // A partition restored at the end of its log gets no batch: it is caught up from the start.
     this.caughtUp = this.feed.pendingAtStart === 0;
+    // Quiet time counts from when the feed exists, not from before the restore.
+    this.lastMessageAt = this.now();
     this.log.info({ epoch: lease.epoch, fromSeq: checkpoint.seq + 1, restoredBytes: checkpoint.snapshot?.byteLength ?? 0 }, 'partition started');
   }
 
@@ -250,7 +255,8 @@ export class PartitionActor<E> implements Behavior<PartitionMessage> {
    * here restarts the partition from its checkpoint with a new feed.
    */
   private async checkStalled(now: number): Promise<void> {
-    if (now - this.lastMessageAt < STALL_CHECK_MS || now - this.lastStallCheckAt < STALL_CHECK_MS) return;
+    const quietFor = now - this.lastMessageAt;
+    if (quietFor < (this.caughtUp ? STALL_CHECK_MS : STALL_BEHIND_MS) || now - this.lastStallCheckAt < STALL_CHECK_MS) return;
     this.lastStallCheckAt = now;
     let stored: number;
     try {
@@ -260,7 +266,7 @@ export class PartitionActor<E> implements Behavior<PartitionMessage> {
       return; // No answer (NATS failing over) or no message at all: nothing to conclude.
     }
     if (stored > this.lastSeq) {
-      throw new Error(`partition feed stalled: the log holds messages up to ${stored} but nothing after ${this.lastSeq} arrived for ${now - this.lastMessageAt} ms`);
+      throw new Error(`partition feed stalled: the log holds messages up to ${stored} but nothing after ${this.lastSeq} arrived for ${quietFor} ms`);
     }
   }
 
