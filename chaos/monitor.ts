@@ -105,7 +105,8 @@ export class ChaosMonitor {
   private stopped = false;
   private checkpoints: KV | undefined;
   private coordination: KV | undefined;
-  /** Sampling errors (a NATS node down); the run goes on. */
+  /** Samples and log reads that got no answer in time (a NATS node down); the run goes on, and the
+   *  report says how much of the timeline is missing. */
   errors = 0;
 
   constructor(

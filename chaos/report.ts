@@ -34,6 +34,8 @@ export interface ChaosReport {
   crashes: { id: string; code: number | null; signal: string | null; atMs: number }[];
   verdict: Verdict;
   samples: Sample[];
+  /** Samples or log reads that got no answer in time: gaps in the timeline, not in the verdict. */
+  unansweredSamples: number;
   dataDir: string;
 }
 
@@ -61,6 +63,7 @@ export function renderSummary(r: ChaosReport): string {
     `  recovery       ${stats.measured ? `median ${seconds(stats.medianMs!)}, max ${seconds(stats.maxMs!)} over ${stats.measured} faults` : 'none measured'}`,
     ...(r.crashes.length ? [`  crashes        ${r.crashes.map((c) => `${c.id} at ${seconds(c.atMs)} (${c.signal ?? (c.code === null ? 'a restart failed; tried again' : `exit ${c.code}`)})`).join(', ')}`] : []),
     `  drain          ${seconds(r.drainMs)} after the producer stopped`,
+    ...(r.unansweredSamples ? [`  timeline       ${r.unansweredSamples} samples unanswered (gaps in the charts while NATS failed over)`] : []),
     `  verdict        ${v.exact ? 'EXACT: every result equals the oracle, nothing lost, nothing duplicated' : 'NOT EXACT'}`,
   ];
   return lines.join('\n');

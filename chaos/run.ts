@@ -163,6 +163,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       crashes: cluster.crashes.map((c) => ({ id: c.id, code: c.code, signal: c.signal, atMs: c.at - startedAt })),
       verdict,
       samples: monitor.samples,
+      unansweredSamples: monitor.errors,
       dataDir: o.dataDir,
     };
   } finally {
