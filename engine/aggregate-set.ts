@@ -5,10 +5,34 @@ import type { AnyAggregate } from './aggregate.ts';
 export class AggregateSet<V> {
   readonly names: readonly string[];
   private readonly fns: readonly AnyAggregate<V>[];
+  /** Indexes of the aggregates that keep values (they define `size`). */
+  private readonly growable: readonly number[];
 
   constructor(aggregates: Record<string, AnyAggregate<V>>) {
     this.names = Object.keys(aggregates);
     this.fns = this.names.map((n) => aggregates[n]!);
+    this.growable = this.fns.flatMap((f, i) => (f.size ? [i] : []));
+  }
+
+  /** How many aggregates keep values (0: state per window is constant). */
+  get growableCount(): number {
+    return this.growable.length;
+  }
+
+  /** Values kept by one window's accumulators. */
+  values(accs: unknown[]): number {
+    let n = 0;
+    for (const i of this.growable) n += this.fns[i]!.size!(accs[i]);
+    return n;
+  }
+
+  /** Whether adding `value` would make any of them keep more values. */
+  wouldGrow(accs: unknown[], value: V): boolean {
+    for (const i of this.growable) {
+      const fn = this.fns[i]!;
+      if (fn.grows ? fn.grows(accs[i], value) : true) return true;
+    }
+    return false;
   }
 
   create(): unknown[] {

@@ -8,7 +8,12 @@ export interface AggregateFunction<In, Acc, Out> {
   create(): Acc;
   /** Adds one input. May mutate `acc` in place; must return the accumulator to keep. */
   add(acc: Acc, input: In): Acc;
-  /** Combines two partial aggregates (session windows merging, pre-aggregation). May mutate `a`. */
+  /**
+   * Combines two partial aggregates: sessions that merge, and a sliding window assembled from its
+   * panes. Merge may mutate `a`, never `b`; the result must not share mutable state with `b` (return
+   * a copy where the result is `b`'s value): `b` is a pane's accumulator, which keeps receiving inputs
+   * and is merged again into the next window that covers the pane.
+   */
   merge(a: Acc, b: Acc): Acc;
   /** The value written to the sink. Must not mutate `acc`: a window can fire again on a late update. */
   result(acc: Acc): Out;
@@ -16,6 +21,11 @@ export interface AggregateFunction<In, Acc, Out> {
   save?(acc: Acc): unknown;
   /** Rebuilds an accumulator from what `save` returned (default: as is). */
   load?(saved: unknown): Acc;
+  /** For accumulators that keep values (a set of distinct values, a count per value, every value):
+   *  how many they hold now, in O(1). The engine counts them against the partition's state limit. */
+  size?(acc: Acc): number;
+  /** Whether adding `input` would make `size` grow (asked only when the partition is near its limit). */
+  grows?(acc: Acc, input: In): boolean;
 }
 
 // Type-erased form used by the engine, which holds aggregates of many input and output types.

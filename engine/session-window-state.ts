@@ -6,6 +6,7 @@
 // gets a new identity: its old result is retracted and the merged session is emitted.
 import type { AggregateSet } from './aggregate-set.ts';
 import type { Emit } from './records.ts';
+import type { StateBudget, StateLimitRefusal } from './state-budget.ts';
 import { TimerHeap } from './timer-heap.ts';
 import type { SessionWindows } from './window.ts';
 import type { WindowState } from './window-state.ts';
@@ -37,6 +38,7 @@ export class SessionWindowState<V> implements WindowState<V> {
     private readonly aggs: AggregateSet<V>,
     private readonly allowedLateness: number,
     private readonly emit: Emit<V>,
+    private readonly budget: StateBudget,
   ) {}
 
   get nextDue(): number {
@@ -47,7 +49,7 @@ export class SessionWindowState<V> implements WindowState<V> {
     return this.count;
   }
 
-  add(key: string, eventTime: number, value: V, watermark: number): boolean {
+  add(key: string, eventTime: number, value: V, watermark: number): boolean | StateLimitRefusal {
     const start = eventTime;
     const end = eventTime + this.spec.gap;
     let list = this.byKey.get(key);
@@ -71,6 +73,12 @@ export class SessionWindowState<V> implements WindowState<V> {
       if (list.length === 0) this.byKey.delete(key);
       return false;
     }
+    const budget = this.budget;
+    const refused = hi === lo ? budget.admitEntry(key) : budget.tight && list.slice(lo, hi).some((s) => this.aggs.wouldGrow(s.accs, value)) ? budget.bytesRefusal() : undefined;
+    if (refused) {
+      if (list.length === 0) this.byKey.delete(key);
+      return refused;
+    }
 
     if (hi - lo === 1) {
       const only = list[lo]!;
@@ -78,7 +86,7 @@ export class SessionWindowState<V> implements WindowState<V> {
         // Grows (or stays) in place: no result was published under the old bounds.
         only.start = mergedStart;
         only.end = mergedEnd;
-        this.aggs.add(only.accs, value);
+        this.addCounted(only.accs, value);
         if (only.fired) this.fire(only);
         return true;
       }
@@ -100,11 +108,14 @@ export class SessionWindowState<V> implements WindowState<V> {
       this.aggs.merge(merged.accs, old.accs);
       old.dead = true;
       this.count--;
+      budget.entryRemoved(key, this.valuesOf(old.accs));
       if (old.fired) this.emit({ type: 'retract', key, start: old.start, end: old.end, revision: old.revision });
     }
     this.aggs.add(merged.accs, value);
     list.splice(lo, hi - lo, merged);
     this.count++;
+    budget.entryAdded(key);
+    budget.valuesChanged(this.valuesOf(merged.accs));
     if (watermark >= mergedEnd - 1) {
       // Already due: a late (but allowed) event; publish at once and wait for cleanup.
       merged.fired = true;
@@ -150,12 +161,15 @@ export class SessionWindowState<V> implements WindowState<V> {
     this.byKey.clear();
     this.timers.clear();
     this.count = 0;
+    this.budget.clear();
     this.seq = state.seq;
     for (const [key, sessions] of state.keys) {
       const list: Session[] = [];
       for (const [start, end, fired, revision, timerTime, timerSeq, accs] of sessions) {
         const s: Session = { key, start, end, accs: this.aggs.load(accs), fired, revision, dead: false, timerTime, timerSeq };
         list.push(s);
+        this.budget.entryAdded(key);
+        this.budget.valuesChanged(this.valuesOf(s.accs));
         this.timers.push({ time: timerTime, seq: timerSeq, target: s });
       }
       this.count += list.length;
@@ -174,9 +188,20 @@ export class SessionWindowState<V> implements WindowState<V> {
     this.emit({ type: 'result', key: s.key, start: s.start, end: s.end, values: this.aggs.results(s.accs), revision: s.revision });
   }
 
+  private valuesOf(accs: unknown[]): number {
+    return this.aggs.growableCount > 0 ? this.aggs.values(accs) : 0;
+  }
+
+  private addCounted(accs: unknown[], value: V): void {
+    const before = this.valuesOf(accs);
+    this.aggs.add(accs, value);
+    this.budget.valuesChanged(this.valuesOf(accs) - before);
+  }
+
   private remove(s: Session): void {
     s.dead = true;
     this.count--;
+    this.budget.entryRemoved(s.key, this.valuesOf(s.accs));
     const list = this.byKey.get(s.key)!;
     const i = list.indexOf(s);
     if (i >= 0) list.splice(i, 1);

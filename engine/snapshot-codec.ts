@@ -3,7 +3,8 @@
 import { Packr } from 'msgpackr';
 import { ShardflowError } from '../common/errors.ts';
 
-export const SNAPSHOT_FORMAT = 1;
+/** 2: aligned windows kept as panes (engine/pane.ts); a checkpoint of format 1 is refused. */
+export const SNAPSHOT_FORMAT = 2;
 
 const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true });
 

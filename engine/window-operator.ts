@@ -7,6 +7,7 @@ import type { AnyAggregate } from './aggregate.ts';
 import { AggregateSet } from './aggregate-set.ts';
 import { AlignedWindowState } from './aligned-window-state.ts';
 import { formatTime, type Emit, type LateReason } from './records.ts';
+import { StateBudget, UNLIMITED, type StateLimitRefusal, type StateLimits } from './state-budget.ts';
 import { SessionWindowState } from './session-window-state.ts';
 import { decodeSnapshot, encodeSnapshot, SNAPSHOT_FORMAT } from './snapshot-codec.ts';
 import { describeWindow, type WindowSpec } from './window.ts';
@@ -27,6 +28,8 @@ export interface WindowOperatorOptions<V> {
   clock?: () => number;
   /** Receives results, retractions and late events, in order. */
   emit: Emit<V>;
+  /** Ceilings of the state (keys, open entries, estimated bytes); none by default. */
+  limits?: Partial<StateLimits>;
 }
 
 export interface OperatorCounters {
@@ -53,9 +56,11 @@ export class WindowOperator<V> {
   private readonly emit: Emit<V>;
   private readonly allowedLateness: number;
   private readonly windowName: string;
+  private readonly budget: StateBudget;
 
   constructor(options: WindowOperatorOptions<V>) {
     this.aggs = new AggregateSet(options.aggregates);
+    this.budget = new StateBudget({ ...UNLIMITED, ...options.limits }, this.aggs.growableCount);
     this.allowedLateness = options.allowedLateness ?? 0;
     this.windowName = describeWindow(options.window);
     const counters = this.counters;
@@ -73,14 +78,16 @@ export class WindowOperator<V> {
     });
     this.state =
       options.window.kind === 'session'
-        ? new SessionWindowState(options.window, this.aggs, this.allowedLateness, this.emit)
-        : new AlignedWindowState(options.window, this.aggs, this.allowedLateness, this.emit);
+        ? new SessionWindowState(options.window, this.aggs, this.allowedLateness, this.emit, this.budget)
+        : new AlignedWindowState(options.window, this.aggs, this.allowedLateness, this.emit, this.budget);
   }
 
   get watermark(): number {
     return this.tracker.watermark;
   }
 
+  /** Size of the window state: (key, pane) entries for tumbling and sliding windows (a pane is shared
+   *  by every sliding window that covers it), (key, session) pairs for session windows. */
   get openWindows(): number {
     return this.state.openWindows;
   }
@@ -90,21 +97,26 @@ export class WindowOperator<V> {
     this.tracker.expect(ids);
   }
 
-  /** One event of `input` (a source partition) with its key and event time in epoch ms. */
-  process(key: string, eventTime: number, value: V, input = 0): void {
+  /**
+   * One event of `input` (a source partition) with its key and event time in epoch ms. Returns a
+   * refusal when the event would take the state past one of its limits: then nothing changed (not
+   * even the watermark) and the caller dead-letters the event.
+   */
+  process(key: string, eventTime: number, value: V, input = 0): StateLimitRefusal | undefined {
     this.counters.eventsIn++;
     if (!Number.isFinite(eventTime)) {
       this.late('invalid-event-time', `event time ${String(eventTime)} is not a finite number of epoch milliseconds`, key, eventTime, value, input);
-      return;
+      return undefined;
     }
     const watermark = this.tracker.watermark;
-    let accepted: boolean;
+    let accepted: boolean | StateLimitRefusal;
     try {
       accepted = this.state.add(key, eventTime, value, watermark);
     } catch (err) {
       this.late('aggregate-failed', `an aggregate threw on this event: ${describeError(err)}`, key, eventTime, value, input);
-      return;
+      return undefined;
     }
+    if (typeof accepted === 'object') return accepted;
     if (!accepted) {
       this.late(
         'window-closed',
@@ -118,6 +130,17 @@ export class WindowOperator<V> {
     if (this.tracker.observe(input, eventTime) && this.tracker.watermark >= this.state.nextDue) {
       this.state.fireDue(this.tracker.watermark);
     }
+    return undefined;
+  }
+
+  /** Keys holding state now. */
+  get keys(): number {
+    return this.budget.keys;
+  }
+
+  /** Estimated bytes of the state (see engine/state-budget.ts). */
+  get stateBytes(): number {
+    return this.budget.bytes;
   }
 
   /** Processing-time tick: lets idle inputs stop holding back the watermark. */

@@ -27,5 +27,10 @@ export function countBy<In>(value: Extractor<In, unknown>): AggregateFunction<In
     result: (acc) => Object.fromEntries([...acc].sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0))),
     save: (acc) => [...acc],
     load: (saved) => new Map(saved as [string, number][]),
+    size: (acc) => acc.size,
+    grows: (acc, input) => {
+      const v = get(input);
+      return v !== null && v !== undefined && !acc.has(typeof v === 'string' ? v : JSON.stringify(v));
+    },
   };
 }

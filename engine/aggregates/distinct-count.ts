@@ -22,5 +22,10 @@ export function distinctCount<In>(value: Extractor<In, unknown>): AggregateFunct
     result: (acc) => acc.size,
     save: (acc) => [...acc],
     load: (saved) => new Set(saved as Distinct[]),
+    size: (acc) => acc.size,
+    grows: (acc, input) => {
+      const v = get(input);
+      return v !== null && v !== undefined && !acc.has(typeof v === 'object' ? JSON.stringify(v) : (v as Distinct));
+    },
   };
 }

@@ -4,9 +4,10 @@
 // the later one, which is what a trader means by the open and close of same-millisecond ticks.
 // Arrival within one accumulator is the order of `add`; `merge(a, b)` treats every input of `a` as
 // having arrived before every input of `b`, so folding a stream in two halves and merging them gives
-// what folding it at once gives. The engine merges accumulators only when session windows merge, and
-// distinct sessions never share an event time, so no tie ever crosses an engine merge; arrival order
-// itself is the log's order, which a replay after a crash reproduces exactly.
+// what folding it at once gives. The engine merges accumulators when session windows merge and when it
+// assembles a sliding window from its panes; distinct sessions never share an event time, nor do
+// distinct panes, so no tie ever crosses an engine merge; arrival order itself is the log's order,
+// which a replay after a crash reproduces exactly.
 import { numeric, toGetter, type AggregateFunction, type Extractor } from '../aggregate.ts';
 
 /** [event time in epoch ms, value] of the input kept so far; null before the first one. */
@@ -44,7 +45,8 @@ function timed<In, V>(
       if (v === null || v === undefined || t === undefined) return acc;
       return acc === null || replaces(acc[0], t) ? [t, v] : acc;
     },
-    merge: (a, b) => (a === null ? b : b === null ? a : replaces(a[0], b[0]) ? b : a),
+    // Takes a copy of `b`'s pair, never `b` itself (see merge in aggregate.ts).
+    merge: (a, b) => (b === null || (a !== null && !replaces(a[0], b[0])) ? a : [b[0], b[1]]),
     result: (acc) => (acc === null ? null : acc[1]),
   };
 }

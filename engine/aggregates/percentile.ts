@@ -23,6 +23,8 @@ export function percentile<In>(value: Extractor<In, unknown>, p: number): Aggreg
       return a;
     },
     result: (acc) => interpolatedPercentile(acc, p),
+    size: (acc) => acc.length,
+    grows: (_acc, input) => numeric(get(input)) !== undefined,
   };
 }
 
