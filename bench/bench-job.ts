@@ -18,3 +18,6 @@ export const benchJob = defineJob({
 export function benchEvent(i: number, keys: number, t: number): string {
   return `{"k":"key-${i % keys}","v":${i % 1000},"t":${t}}`;
 }
+
+/** Workers started as processes load the job from this module (`--job bench/bench-job.ts`). */
+export default benchJob;

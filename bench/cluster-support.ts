@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { startNatsServer, type NatsServerProcess } from '../cluster/nats-server.ts';
-import { ensureJobTopology } from '../cluster/topology.ts';
+import { ensureJobTopology } from '../nats/topology.ts';
 import { createLogger } from '../common/logger.ts';
 
 export const quietLog = createLogger('bench', 'silent');

@@ -1,107 +1,120 @@
-// Scenario: a partitioned stream read (a) raw, by one ordered consumer doing nothing with the
-// messages, the physical limit here; (b) by a worker running a tumbling job on all 16 partitions,
-// with checkpoints every second; (c) the same without checkpoints. Each worker run gets a fresh
-// server holding the same events, so neither inherits the other's results or checkpoints.
-import { DeliverPolicy, jetstream } from '@nats-io/jetstream';
+// Scenario: the cluster against the physical limit of this machine, in one run. A stream of the bench
+// job's events is read (a) raw, by one ordered consumer doing nothing with the messages, and (b) by 5
+// worker processes running the job on its 16 partitions (decode, windows, results to the KV sink,
+// checkpoints every second), then (c) again without checkpoints. The worker runs start from an empty
+// results bucket and no checkpoints, all workers receiving their partitions at the same moment. Then
+// the same events published in the producer's batches (100 events a message) are run the same way.
+import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { JobProducer } from '../cluster/producer.ts';
-import { Worker } from '../cluster/worker.ts';
-import { metrics } from '../common/metrics.ts';
-import { inputStream, partitionSubject } from '../common/names.ts';
+import { CHECKPOINTS_BUCKET, deadLetterStream, HEADERS, inputStream, lateStream, resultsBucket } from '../common/names.ts';
 import { benchEvent, benchJob } from './bench-job.ts';
-import { prepareJob, quietLog, withNats } from './cluster-support.ts';
+import { prepareJob, withNats } from './cluster-support.ts';
 import type { Figure } from './results-file.ts';
+import type { Scenario } from './scenario.ts';
+import { steadyRate, WorkerFleet } from './worker-fleet.ts';
 
-const EVENTS = 200_000;
+const EVENTS = 600_000;
 /** 1,000 keys, 20 events per ms of event time: 20 events per key and 1 s window. */
 const KEYS = 1_000;
+const WORKERS = 5;
 
-export async function clusterThroughput(log: (line: string) => void): Promise<Figure[]> {
-  const run = (checkpointIntervalMs: number) =>
-    withNats(async (server, nc) => {
-      await prepareJob(nc, benchJob.name);
-      const producer = new JobProducer(jetstream(nc), benchJob, { producerId: 'bench', maxInFlight: 1024 });
-      const t0 = Date.UTC(2026, 0, 1);
-      for (let i = 0; i < EVENTS; i++) await producer.publish(benchEvent(i, KEYS, t0 + Math.floor(i / 20)));
-      await producer.flush();
-      const raw = await rawConsumeRate(nc);
-      const perPartition = await perPartitionConsumeRate(nc);
-      return { raw, perPartition, worker: await workerRate(server.url, checkpointIntervalMs) };
-    });
-  const a = await run(1_000);
-  const b = await run(3_600_000);
-  const raw = Math.max(a.raw, b.raw);
-  const perPartition = Math.max(a.perPartition, b.perPartition);
-  log(`jetstream raw consume  ${fmt(raw)} events/s (${EVENTS.toLocaleString('en-US')} events, ${KEYS} keys, 16 partitions, one ordered consumer)`);
-  log(`16 partition readers   ${fmt(perPartition)} events/s (one filtered ordered consumer per partition, reading only positions) = ${((perPartition / raw) * 100).toFixed(0)}% of raw`);
-  log(`worker, tumbling job   ${fmt(a.worker)} events/s (checkpoint every 1 s) = ${((a.worker / raw) * 100).toFixed(0)}% of raw`);
-  log(`worker, no checkpoints ${fmt(b.worker)} events/s; checkpoint overhead ratio ${(a.worker / b.worker).toFixed(3)} (with / without)`);
-  return [
-    { name: 'cluster.jetstream_raw.events_per_s', value: Math.round(raw), unit: 'events/s' },
-    { name: 'cluster.jetstream_per_partition.events_per_s', value: Math.round(perPartition), unit: 'events/s' },
-    { name: 'cluster.tumbling.events_per_s', value: Math.round(a.worker), unit: 'events/s' },
-    { name: 'cluster.throughput_ratio', value: Number((a.worker / raw).toFixed(3)), unit: 'ratio' },
-    { name: 'cluster.checkpoint_overhead_ratio', value: Number((a.worker / b.worker).toFixed(3)), unit: 'ratio (with / without checkpoints)' },
-  ];
+async function publish(nc: NatsConnection, batchEvents: number): Promise<void> {
+  const producer = new JobProducer(nc, benchJob, { producerId: `bench-${batchEvents}`, batchEvents, maxInFlight: 2_048 });
+  const t0 = Date.UTC(2026, 0, 1);
+  for (let i = 0; i < EVENTS; i++) await producer.publish(benchEvent(i, KEYS, t0 + Math.floor(i / 20)));
+  await producer.flush();
+  producer.close();
 }
 
+/** Events per second one ordered consumer reads, doing nothing with them (a batch counts its events). */
 async function rawConsumeRate(nc: NatsConnection): Promise<number> {
   const consumer = await jetstream(nc).consumers.get(inputStream(benchJob.name), { deliver_policy: DeliverPolicy.All });
   const messages = await consumer.consume({ max_messages: 1_000 });
   const began = performance.now();
   let n = 0;
-  for await (const _m of messages) if (++n === EVENTS) break;
+  for await (const m of messages) {
+    n += m.headers ? Number(m.headers.get(HEADERS.batch) || 1) : 1;
+    if (n >= EVENTS) break;
+  }
   const seconds = (performance.now() - began) / 1000;
   messages.stop();
   return n / seconds;
 }
 
-/** The worker's reading pattern without the work: a filtered ordered consumer per partition. */
-async function perPartitionConsumeRate(nc: NatsConnection): Promise<number> {
-  const js = jetstream(nc);
-  const began = performance.now();
-  let n = 0;
-  await Promise.all(
-    [...Array(benchJob.partitions).keys()].map(async (p) => {
-      const consumer = await js.consumers.get(inputStream(benchJob.name), { filter_subjects: partitionSubject(benchJob.name, p), deliver_policy: DeliverPolicy.All });
-      const messages = await consumer.consume({ max_messages: 2_000 });
-      for await (const m of messages) {
-        n++;
-        if (m.info.pending === 0) break;
-      }
-      messages.stop();
-    }),
-  );
-  return n / ((performance.now() - began) / 1000);
+/** Forgets what an earlier run wrote: results, checkpoints, side outputs. The input stays. */
+async function resetJobState(nc: NatsConnection): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  for (const stream of [`KV_${resultsBucket(benchJob.name)}`, `KV_${CHECKPOINTS_BUCKET}`, deadLetterStream(benchJob.name), lateStream(benchJob.name)]) await jsm.streams.purge(stream).catch(() => {});
 }
 
-/** Events per second of an in-process worker over the whole stream, from start to the last event. */
-async function workerRate(url: string, checkpointIntervalMs: number): Promise<number> {
-  metrics.eventsIn.reset();
-  const worker = await Worker.start({
-    id: `bench-${checkpointIntervalMs}`,
-    mode: 'static',
-    heartbeatMs: 250,
-    metricsPort: 0,
-    natsUrl: url,
-    replicas: 1,
-    jobs: [benchJob as never],
-    checkpointIntervalMs,
-    checkpointEveryEvents: 1_000_000_000,
-    log: quietLog,
-  });
-  const began = performance.now();
-  worker.assign(benchJob.name, [...Array(benchJob.partitions).keys()]);
-  for (;;) {
-    const value = (await metrics.eventsIn.get()).values.reduce((n, v) => n + v.value, 0);
-    if (value >= EVENTS) break;
-    await new Promise((r) => setTimeout(r, 10));
+async function fleetRate(url: string, nc: NatsConnection, checkpointIntervalMs: number): Promise<number> {
+  await resetJobState(nc);
+  const fleet = await WorkerFleet.start(url, WORKERS, { SHARDFLOW_CHECKPOINT_INTERVAL_MS: String(checkpointIntervalMs), SHARDFLOW_CHECKPOINT_EVERY_EVENTS: '1000000000', SHARDFLOW_LOG_LEVEL: 'info' });
+  try {
+    await fleet.assign(nc, benchJob.name, benchJob.partitions);
+    return (await steadyRate(() => fleet.sum('shardflow_events_in_total'), EVENTS)).perSecond;
+  } finally {
+    await fleet.stop();
   }
-  const seconds = (performance.now() - began) / 1000;
-  await worker.shutdown();
-  return EVENTS / seconds;
+}
+
+export async function clusterThroughput(log: (line: string) => void): Promise<Figure[]> {
+  const single = await withNats(async (server, nc) => {
+    await prepareJob(nc, benchJob.name);
+    await publish(nc, 1);
+    const raw = Math.max(await rawConsumeRate(nc), await rawConsumeRate(nc));
+    const withCheckpoints = await fleetRate(server.url, nc, 1_000);
+    const without = await fleetRate(server.url, nc, 3_600_000);
+    return { raw, withCheckpoints, without };
+  });
+  const batched = await withNats(async (server, nc) => {
+    await prepareJob(nc, benchJob.name);
+    await publish(nc, 100);
+    return { raw: await rawConsumeRate(nc), cluster: await fleetRate(server.url, nc, 1_000) };
+  });
+  const ratio = single.withCheckpoints / single.raw;
+  log(`jetstream raw consume   ${fmt(single.raw)} events/s (${EVENTS.toLocaleString('en-US')} events, one per message, one ordered consumer doing nothing)`);
+  log(`cluster, 5 workers      ${fmt(single.withCheckpoints)} events/s (16 partitions, checkpoint every 1 s) = ${ratio.toFixed(2)} of raw`);
+  log(`cluster, no checkpoints ${fmt(single.without)} events/s; checkpoint overhead ratio ${(single.withCheckpoints / single.without).toFixed(3)} (with / without)`);
+  log(`batched input           ${fmt(batched.cluster)} events/s (100 events a message; raw consume of that stream ${fmt(batched.raw).trim()} events/s)`);
+  return [
+    { name: 'cluster.jetstream_raw.events_per_s', value: Math.round(single.raw), unit: 'events/s' },
+    { name: 'cluster.tumbling.events_per_s', value: Math.round(single.withCheckpoints), unit: 'events/s' },
+    { name: 'cluster.no_checkpoints.events_per_s', value: Math.round(single.without), unit: 'events/s' },
+    { name: 'cluster.throughput_ratio', value: Number(ratio.toFixed(3)), unit: 'ratio' },
+    { name: 'cluster.checkpoint_overhead_ratio', value: Number((single.withCheckpoints / single.without).toFixed(3)), unit: 'ratio (with / without checkpoints)' },
+    { name: 'cluster.batched.events_per_s', value: Math.round(batched.cluster), unit: 'events/s' },
+    { name: 'cluster.batched_vs_raw_single_ratio', value: Number((batched.cluster / single.raw).toFixed(3)), unit: 'ratio' },
+  ];
 }
 
 function fmt(n: number): string {
   return Math.round(n).toLocaleString('en-US').padStart(9);
 }
+
+export const clusterThroughputScenario: Scenario = {
+  name: 'cluster-throughput',
+  title: 'Cluster: 5 workers against raw JetStream',
+  description:
+    '600,000 events of the bench job (bench/bench-job.ts: JSON events validated with zod, 1,000 keys, 1 s tumbling ' +
+    'windows, count/sum/avg, results to the KV sink: 30,000 result rows) are published to the 16-partition input stream ' +
+    "of a nats-server of the benchmark's own, one event per message. They are read from the start by one ordered " +
+    'consumer doing nothing with them (the physical limit: what reading alone costs here), then by 5 worker ' +
+    'processes (`shardflow worker`) that receive the 16 partitions at the same moment from an assignment record, ' +
+    'checkpointing every second, then once more without checkpoints. A worker run is measured between 10% and 90% ' +
+    'of the events (all workers running), from the sum of their `shardflow_events_in_total`; each starts with no ' +
+    'results and no checkpoints. The workers and nats-server share the machine\'s 2 cores. Then the same events are ' +
+    "published in the producer's batches (100 events a message, what `JobProducer` and `shardflow produce` send by " +
+    'default) and run the same way: a batch costs the server and the readers one message.',
+  figures: [
+    { name: 'cluster.jetstream_raw.events_per_s', unit: 'events/s', label: 'raw JetStream consume (one ordered consumer, one event per message, no processing)' },
+    { name: 'cluster.tumbling.events_per_s', unit: 'events/s', label: '5 workers, tumbling job, checkpoint every 1 s' },
+    { name: 'cluster.no_checkpoints.events_per_s', unit: 'events/s', label: '5 workers, no checkpoints' },
+    { name: 'cluster.throughput_ratio', unit: 'ratio', label: '5 workers / raw consume', target: { op: '>=', value: 0.7 } },
+    { name: 'cluster.checkpoint_overhead_ratio', unit: 'ratio (with / without checkpoints)', label: 'with checkpoints every 1 s / without', target: { op: '>=', value: 0.9 } },
+    { name: 'cluster.batched.events_per_s', unit: 'events/s', label: '5 workers, producer batches of 100 events' },
+    { name: 'cluster.batched_vs_raw_single_ratio', unit: 'ratio', label: 'batched input through the cluster / raw consume of single-event messages' },
+  ],
+  run: clusterThroughput,
+};

@@ -1,34 +1,51 @@
-// `npm run bench`: runs every scenario, prints its figures, and records them in bench/results.json.
-import { cpus } from 'node:os';
+// `npm run bench [-- <scenario>...]`: runs every scenario (or the named ones), prints its figures,
+// records each run in bench/results.json as it ends, then renders bench/RESULTS.md from that file.
+import { execFileSync } from 'node:child_process';
+import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { chaosRecovery } from './chaos-recovery.ts';
-import { clusterThroughput } from './cluster-throughput.ts';
-import { engineSnapshot } from './engine-snapshot.ts';
-import { engineWindows } from './engine-windows.ts';
-import { mergeFigures, type Figure } from './results-file.ts';
-import { recovery } from './recovery.ts';
-import { resultLatency } from './result-latency.ts';
-import { sinkThroughput } from './sink-throughput.ts';
-
-const scenarios: [string, (log: (line: string) => void) => Figure[] | Promise<Figure[]>][] = [
-  ['engine-windows', engineWindows],
-  ['engine-snapshot', engineSnapshot],
-  ['cluster-throughput', clusterThroughput],
-  ['result-latency', resultLatency],
-  ['recovery', recovery],
-  ['sink-throughput', sinkThroughput],
-  ['chaos-recovery', chaosRecovery],
-];
+import { findNatsServerBinary } from '../cluster/nats-server.ts';
+import { writeResultsDocument } from './render-results.ts';
+import { recordRun, type Machine } from './results-file.ts';
+import { PLANNED_SCENARIOS, SCENARIOS } from './scenario.ts';
 
 const only = process.argv.slice(2);
-const log = (line: string) => process.stdout.write(`  ${line}\n`);
-process.stdout.write(`shardflow bench — node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown cpu'})\n`);
-const figures: Figure[] = [];
-for (const [name, scenario] of scenarios) {
-  if (only.length > 0 && !only.includes(name)) continue;
-  process.stdout.write(`${name}\n`);
-  figures.push(...(await scenario(log)));
+const unknown = only.filter((name) => !SCENARIOS.some((s) => s.name === name));
+if (unknown.length > 0) {
+  process.stderr.write(`bench: no scenario named ${unknown.join(', ')}; the scenarios are: ${SCENARIOS.map((s) => s.name).join(', ')}\n`);
+  process.exit(2);
 }
-const path = join(import.meta.dirname, 'results.json');
-mergeFigures(path, figures);
-process.stdout.write(`${figures.length} figures written to bench/results.json\n`);
+
+function natsServerVersion(): string {
+  try {
+    const text = execFileSync(findNatsServerBinary(), ['--version'], { encoding: 'utf8' });
+    return /v\d+\.\d+\.\d+\S*/.exec(text)?.[0] ?? text.trim();
+  } catch {
+    return 'not installed';
+  }
+}
+
+const machine: Machine = {
+  cores: cpus().length,
+  cpu: cpus()[0]?.model.trim() ?? 'unknown cpu',
+  memory_gb: Math.round(totalmem() / 2 ** 30),
+  node: process.version,
+  nats_server: natsServerVersion(),
+};
+
+const log = (line: string) => process.stdout.write(`  ${line}\n`);
+const resultsPath = join(import.meta.dirname, 'results.json');
+process.stdout.write(`shardflow bench — node ${machine.node}, ${machine.cores} cores (${machine.cpu}), nats-server ${machine.nats_server}\n`);
+let recorded = 0;
+for (const scenario of SCENARIOS) {
+  if (only.length > 0 && !only.includes(scenario.name)) continue;
+  process.stdout.write(`${scenario.name}\n`);
+  const at = new Date().toISOString();
+  const figures = await scenario.run(log);
+  const described = new Set(scenario.figures.map((f) => f.name));
+  for (const f of figures) if (!described.has(f.name)) log(`note: ${f.name} is not described in the scenario's exported figures; RESULTS.md shows it without a label`);
+  // Recorded as each scenario ends, so a later scenario that fails does not lose the earlier runs.
+  recordRun(resultsPath, scenario.name, { command: `npm run bench -- ${scenario.name}`, at, machine, figures });
+  recorded += figures.length;
+}
+const document = writeResultsDocument(import.meta.dirname, { scenarios: SCENARIOS, planned: PLANNED_SCENARIOS });
+process.stdout.write(`${recorded} figures written to bench/results.json; ${document} rendered\n`);
