@@ -9,8 +9,9 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobProducer } from '../cluster/producer.ts';
-import { ensureJobTopology } from '../cluster/topology.ts';
-import { HEADERS, inputStream, LAKE_MANIFEST_FILE, partitionSubject } from '../common/names.ts';
+import { ensureJobTopology } from '../nats/topology.ts';
+import { unpack } from 'msgpackr';
+import { HEADERS, inputStream, LAKE_MANIFEST_FILE, partitionId, partitionSubject } from '../common/names.ts';
 import { seededRandom } from '../common/random.ts';
 import { defineJob, type Job } from '../jobs/define-job.ts';
 import { generateFeedback, stationSentiment as job } from '../jobs/examples/station-sentiment.ts';
@@ -35,13 +36,12 @@ afterAll(async () => {
 async function publish(count: number, seed: number): Promise<void> {
   const random = seededRandom(seed);
   const start = Date.now() - count * 50;
-  const producer = new JobProducer(jetstream(nats.nc), job, { producerId: `compaction-test-${seed}` });
+  const producer = new JobProducer(nats.nc, job, { producerId: `compaction-test-${seed}` });
   for (let i = 0; i < count; i++) await producer.publish(generateFeedback(random, i, start));
   await producer.flush();
   const h = natsHeaders();
-  h.set(HEADERS.control, 'idle');
   h.set(HEADERS.watermark, String(Date.now()));
-  await jetstream(nats.nc).publish(partitionSubject(job.name, seed % job.partitions), new Uint8Array(), { headers: h });
+  await jetstream(nats.nc).publish(partitionSubject(partitionId(job.name, seed % job.partitions), 'marker'), new Uint8Array(), { headers: h });
 }
 
 interface ExpectedRow {
@@ -51,6 +51,7 @@ interface ExpectedRow {
   comment: string;
   ts: string | number;
   _seq: bigint;
+  _index: number;
   _partition: number;
   _event_time: Date;
 }
@@ -62,25 +63,30 @@ async function oracle(): Promise<{ rows: ExpectedRow[]; invalid: number; control
   let control = 0;
   let rawBytes = 0;
   for (const m of await readStream(nats.nc, inputStream(job.name))) {
-    if (m.data.byteLength === 0 && m.headers[HEADERS.control] === 'idle') {
+    const [, , , partition, kind] = m.subject.split('.');
+    if (kind === 'marker') {
       control++;
       continue;
     }
     rawBytes += m.data.byteLength;
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(new TextDecoder().decode(m.data));
-    } catch {
-      invalid++;
-      continue;
-    }
-    const checked = job.schema.safeParse(parsed);
-    const time = checked.success ? new Date(checked.data.ts).getTime() : NaN;
-    if (!checked.success || !(time >= job.minEventTime && time <= Date.now() + job.maxFutureSkew)) {
-      invalid++;
-      continue;
-    }
-    rows.push({ ...checked.data, _seq: BigInt(m.seq), _partition: Number(m.subject.split('.').at(-1)), _event_time: new Date(time) });
+    // A producer's batch is a MessagePack array of the events' bytes (header Shardflow-Batch).
+    const events = m.headers['Shardflow-Batch'] ? (unpack(m.data) as Uint8Array[]) : [m.data];
+    events.forEach((data, index) => {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(new TextDecoder().decode(data));
+      } catch {
+        invalid++;
+        return;
+      }
+      const checked = job.schema.safeParse(parsed);
+      const time = checked.success ? new Date(checked.data.ts).getTime() : NaN;
+      if (!checked.success || !(time >= job.limits.minEventTime && time <= Date.now() + job.limits.maxFutureSkew)) {
+        invalid++;
+        return;
+      }
+      rows.push({ ...checked.data, _seq: BigInt(m.seq), _index: index, _partition: Number(partition), _event_time: new Date(time) });
+    });
   }
   return { rows, invalid, control, rawBytes };
 }
@@ -99,12 +105,12 @@ function allRows(files: Map<string, Record<string, unknown>[]>): Record<string, 
 }
 
 function expectSameRows(actual: Record<string, unknown>[], expected: ExpectedRow[]): void {
-  const seqs = actual.map((r) => r._seq as bigint);
-  expect(new Set(seqs).size).toBe(seqs.length);
-  const bySeq = new Map(actual.map((r) => [r._seq as bigint, r]));
+  const positions = actual.map((r) => `${r._seq as bigint}.${r._index as number}`);
+  expect(new Set(positions).size).toBe(positions.length);
+  const byPosition = new Map(actual.map((r) => [`${r._seq as bigint}.${r._index as number}`, r]));
   expect(actual.length).toBe(expected.length);
   for (const e of expected) {
-    const row = bySeq.get(e._seq);
+    const row = byPosition.get(`${e._seq}.${e._index}`);
     expect(row, `row of sequence ${e._seq}`).toBeDefined();
     const { _ingest_time, ...rest } = row!;
     expect(rest).toEqual(e);
@@ -151,17 +157,23 @@ describe('compaction of a job into Parquet', () => {
     await publish(3_000, 7);
     const report = await compactJob(nats.nc, job, { root: lake, rowsPerFile: 1_000 });
     const expected = await oracle();
+    const messages = (await readStream(nats.nc, inputStream(job.name))).length;
     expect(expected.invalid).toBeGreaterThan(20);
+    expect(expected.rows.length + expected.invalid).toBe(3_000);
     expect(report.rawBytes).toBe(expected.rawBytes);
-    expect(report).toMatchObject({ from: 1, to: 3_001, scanned: 3_001, rows: expected.rows.length, invalid: expected.invalid, controlMessages: 1, missing: 0 });
+    expect(report).toMatchObject({ from: 1, to: messages, scanned: messages, rows: expected.rows.length, invalid: expected.invalid, controlMessages: 1, missing: 0 });
     const files = await readLake(folder);
     expect([...files.keys()]).toEqual(report.files.map((f) => f.name));
-    expect(report.files.map((f) => f.rows)).toEqual([1_000, 1_000, expected.rows.length - 2_000]);
+    // Files are cut between messages (a producer's batch is never split), at the first message that
+    // brings a file to 1,000 rows or more.
+    expect(report.files.length).toBe(3);
+    for (const f of report.files.slice(0, -1)) expect(f.rows).toBeGreaterThanOrEqual(1_000);
+    expect(report.files.reduce((n, f) => n + f.rows, 0)).toBe(expected.rows.length);
     expectSameRows(allRows(files), expected.rows);
     expectRowsInTheirRanges(files);
     // The files tile the stream: each starts right after the previous one, the last ends at the run's end.
     expect(report.files[0]!.first).toBe(1);
-    expect(report.files.at(-1)!.last).toBe(3_001);
+    expect(report.files.at(-1)!.last).toBe(messages);
     for (let i = 1; i < report.files.length; i++) expect(report.files[i]!.first).toBe(report.files[i - 1]!.last + 1);
     console.info(`compaction of ${report.scanned} events: ${report.parquetBytes} bytes of Parquet for ${report.rawBytes} bytes of raw JSON (${((report.parquetBytes / report.rawBytes) * 100).toFixed(1)}%)`);
   });
@@ -176,10 +188,11 @@ describe('compaction of a job into Parquet', () => {
 
   it('adds only the new events, in new files, after more are published', async () => {
     const before = new Map(readdirSync(folder).filter((n) => n.endsWith('.parquet')).map((n) => [n, statSync(join(folder, n)).mtimeMs]));
+    const done = (await readStream(nats.nc, inputStream(job.name))).length;
     await publish(1_500, 8);
     const report = await compactJob(nats.nc, job, { root: lake, rowsPerFile: 1_000 });
-    expect(report.from).toBe(3_002);
-    expect(report.files.every((f) => !before.has(f.name) && f.first >= 3_002)).toBe(true);
+    expect(report.from).toBe(done + 1);
+    expect(report.files.every((f) => !before.has(f.name) && f.first >= done + 1)).toBe(true);
     for (const [name, mtime] of before) expect(statSync(join(folder, name)).mtimeMs).toBe(mtime);
     const files = await readLake(folder);
     expectSameRows(allRows(files), (await oracle()).rows);
@@ -210,8 +223,11 @@ describe('compaction of a job into Parquet', () => {
   it('splits a run into files of at most --rows-per-file rows', async () => {
     const report = await compactJob(nats.nc, job, { root: join(scratch, 'small-files'), rowsPerFile: 700 });
     const expected = await oracle();
-    expect(report.files.length).toBe(Math.ceil(expected.rows.length / 700));
-    expect(report.files.every((f) => f.rows <= 700)).toBe(true);
+    // A file closes at the first message that brings it to 700 rows: never more than 700 plus one
+    // producer batch (100 events).
+    expect(report.files.length).toBeGreaterThanOrEqual(Math.floor(expected.rows.length / 800));
+    expect(report.files.length).toBeLessThanOrEqual(Math.ceil(expected.rows.length / 700));
+    expect(report.files.every((f) => f.rows < 700 + 100)).toBe(true);
     const files = await readLake(join(scratch, 'small-files', job.name));
     expect([...files.values()].map((rows) => rows.length)).toEqual(report.files.map((f) => f.rows));
     expectSameRows(allRows(files), expected.rows);

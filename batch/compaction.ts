@@ -4,7 +4,8 @@
 // are counted, not written (the workers dead-letter them); watermark control messages are skipped.
 import type { NatsConnection } from '@nats-io/transport-node';
 import { parquetWriteBuffer } from 'hyparquet-writer';
-import { HEADERS, inputStream, partitionOfInputSubject } from '../common/names.ts';
+import { readInputEntry } from '../common/input-log.ts';
+import { inputStream } from '../common/names.ts';
 import type { Job } from '../jobs/define-job.ts';
 import { decodeEvent, type DeadLetterReason } from '../jobs/event-decoder.ts';
 import { LakeFolder } from './lake-folder.ts';
@@ -87,22 +88,32 @@ export async function compactJob(nc: NatsConnection, job: Job<unknown>, options:
     for await (const m of source) {
       stats.scanned++;
       if (stats.scanned % every === 0) options.onProgress?.(m.seq - from + 1, total);
-      if (m.data.byteLength === 0 && m.header(HEADERS.control) === 'idle') {
+      const entry = readInputEntry(job.name, m);
+      if (entry?.kind === 'marker') {
         stats.controlMessages++;
         continue;
       }
       stats.rawBytes += m.data.byteLength;
-      const decoded = decodeEvent(job, m.data, m.timestamp);
-      const partition = partitionOfInputSubject(job.name, m.subject);
-      if (!decoded.ok || partition === undefined) {
-        // A subject the workers do not read is not dead-lettered by them either; count it apart.
-        const reason = decoded.ok ? 'not-a-partition-subject' : decoded.reason;
+      const rows: LakeRow[] = [];
+      // A subject the workers do not read is not dead-lettered by them either; count it apart.
+      const skip = (reason: SkipReason) => {
         stats.invalid++;
         stats.invalidByReason[reason] = (stats.invalidByReason[reason] ?? 0) + 1;
-        continue;
+      };
+      if (!entry) skip('not-a-partition-subject');
+      else if (!entry.events) skip('malformed-batch');
+      else {
+        for (const [index, data] of entry.events.entries()) {
+          const decoded = decodeEvent(job, data, m.timestamp);
+          if (!decoded.ok) {
+            skip(decoded.reason);
+            continue;
+          }
+          rows.push({ event: decoded.event, meta: { seq: m.seq, index, partition: entry.partition, eventTime: decoded.eventTime, ingestTime: m.timestamp } });
+        }
       }
-      stats.rows++;
-      const chunk = cutter.add(m.seq, { event: decoded.event, meta: { seq: m.seq, partition, eventTime: decoded.eventTime, ingestTime: m.timestamp } });
+      stats.rows += rows.length;
+      const chunk = cutter.add(m.seq, rows);
       if (chunk) write(chunk);
     }
     if (total > 0) {

@@ -37,7 +37,7 @@ describe('FileCutter', () => {
     const cutter = new FileCutter<number>(11, 2);
     const chunks = [];
     for (let seq = 11; seq <= 20; seq++) {
-      const chunk = cutter.add(seq, seq % 3 === 0 ? undefined : seq);
+      const chunk = cutter.add(seq, seq % 3 === 0 ? [] : [seq]);
       if (chunk) chunks.push(chunk);
     }
     const rest = cutter.finish(20);
@@ -52,7 +52,7 @@ describe('FileCutter', () => {
 
   it('writes no file for a range with no row', () => {
     const cutter = new FileCutter<number>(1, 5);
-    expect(cutter.add(1, undefined)).toBeUndefined();
+    expect(cutter.add(1, [])).toBeUndefined();
     expect(cutter.finish(1)).toBeUndefined();
   });
 });

@@ -105,10 +105,11 @@ export class FileCutter<R> {
     this.first = from;
   }
 
-  /** One scanned message (with its row when it is a valid event); a full file when one is due. */
-  add(seq: number, row: R | undefined): Chunk<R> | undefined {
-    if (row === undefined) return undefined;
-    this.rows.push(row);
+  /** One scanned message with the rows of its valid events (none, one, or a batch's); a full file
+   *  when one is due. Files are cut between messages only, so a message is in exactly one file. */
+  add(seq: number, rows: readonly R[]): Chunk<R> | undefined {
+    if (rows.length === 0) return undefined;
+    this.rows.push(...rows);
     if (this.rows.length < this.rowsPerFile) return undefined;
     return this.cut(seq);
   }

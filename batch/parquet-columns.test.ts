@@ -22,7 +22,7 @@ describe('planColumns', () => {
     });
     expect(typesOf(schema)).toEqual({
       s: 'STRING', small: 'INT32', big: 'INT64', x: 'DOUBLE', b: 'BOOLEAN?', d: 'STRING?', n: 'DOUBLE?', e: 'STRING', when: 'TIMESTAMP',
-      _seq: 'INT64', _partition: 'INT32', _event_time: 'TIMESTAMP', _ingest_time: 'TIMESTAMP',
+      _seq: 'INT64', _index: 'INT32', _partition: 'INT32', _event_time: 'TIMESTAMP', _ingest_time: 'TIMESTAMP',
     });
     expect(planColumns(schema).notes).toEqual([]);
   });
@@ -39,7 +39,7 @@ describe('planColumns', () => {
     for (const schema of [z.array(z.number()), z.object({ _seq: z.string() })]) {
       const plan = planColumns(schema);
       expect(plan.mode).toBe('json');
-      expect(plan.columns.map((c) => c.name)).toEqual(['event', '_seq', '_partition', '_event_time', '_ingest_time']);
+      expect(plan.columns.map((c) => c.name)).toEqual(['event', '_seq', '_index', '_partition', '_event_time', '_ingest_time']);
       expect(plan.notes[0]).toMatch(/written whole to the JSON column "event"/);
     }
   });
@@ -48,14 +48,14 @@ describe('planColumns', () => {
     const schema = z.object({ s: z.string(), n: z.number().int(), o: z.boolean().optional(), j: z.union([z.string(), z.number()]) });
     const plan = planColumns(schema);
     const rows = [
-      { event: { s: 'a', n: 2 ** 40, o: true, j: 'x' }, meta: { seq: 1, partition: 3, eventTime: 1_700_000_000_000, ingestTime: 1_700_000_000_500 } },
-      { event: { s: 'b', n: -1, j: 7 }, meta: { seq: 2, partition: 0, eventTime: 1_700_000_001_000, ingestTime: 1_700_000_001_500 } },
+      { event: { s: 'a', n: 2 ** 40, o: true, j: 'x' }, meta: { seq: 1, index: 0, partition: 3, eventTime: 1_700_000_000_000, ingestTime: 1_700_000_000_500 } },
+      { event: { s: 'b', n: -1, j: 7 }, meta: { seq: 2, index: 0, partition: 0, eventTime: 1_700_000_001_000, ingestTime: 1_700_000_001_500 } },
     ];
     const buffer = parquetWriteBuffer({ columnData: columnData(plan, rows) });
     const back = await parquetReadObjects({ file: buffer });
     expect(back).toEqual([
-      { s: 'a', n: 2n ** 40n, o: true, j: 'x', _seq: 1n, _partition: 3, _event_time: new Date(1_700_000_000_000), _ingest_time: new Date(1_700_000_000_500) },
-      { s: 'b', n: -1n, o: null, j: 7, _seq: 2n, _partition: 0, _event_time: new Date(1_700_000_001_000), _ingest_time: new Date(1_700_000_001_500) },
+      { s: 'a', n: 2n ** 40n, o: true, j: 'x', _seq: 1n, _index: 0, _partition: 3, _event_time: new Date(1_700_000_000_000), _ingest_time: new Date(1_700_000_000_500) },
+      { s: 'b', n: -1n, o: null, j: 7, _seq: 2n, _index: 0, _partition: 0, _event_time: new Date(1_700_000_001_000), _ingest_time: new Date(1_700_000_001_500) },
     ]);
   });
 });

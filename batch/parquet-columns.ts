@@ -26,6 +26,8 @@ export interface ColumnPlan {
 /** Where an event was in the input stream and its two times (epoch ms). */
 export interface RowMeta {
   readonly seq: number;
+  /** The event's place in its message (0 unless the producer batched). */
+  readonly index: number;
   readonly partition: number;
   readonly eventTime: number;
   readonly ingestTime: number;
@@ -38,6 +40,7 @@ export interface LakeRow {
 
 export const META_COLUMNS: readonly PlannedColumn[] = [
   { name: '_seq', type: 'INT64', nullable: false, from: { kind: 'meta', meta: 'seq' } },
+  { name: '_index', type: 'INT32', nullable: false, from: { kind: 'meta', meta: 'index' } },
   { name: '_partition', type: 'INT32', nullable: false, from: { kind: 'meta', meta: 'partition' } },
   { name: '_event_time', type: 'TIMESTAMP', nullable: false, from: { kind: 'meta', meta: 'eventTime' } },
   { name: '_ingest_time', type: 'TIMESTAMP', nullable: false, from: { kind: 'meta', meta: 'ingestTime' } },

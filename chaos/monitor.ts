@@ -10,10 +10,11 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
 import { readStreamRange, streamBounds, type StreamMessage } from '../batch/stream-range.ts';
-import { CHECKPOINTS_BUCKET, checkpointKey, COORDINATION_BUCKET, HEADERS, inputStream, partitionSubject } from '../common/names.ts';
+import { readInputEntry } from '../common/input-log.ts';
+import { CHECKPOINTS_BUCKET, checkpointKey, COORDINATION_BUCKET, inputStream, partitionId } from '../common/names.ts';
 import { readLeader } from '../coordinator/protocol.ts';
 import type { CheckpointEntry } from '../cluster/checkpoint-store.ts';
-import { statusOver } from '../cli/commands/status.ts';
+import { statusOver } from '../coordinator/cluster-status.ts';
 import type { Config } from '../common/config.ts';
 import { within } from '../common/within.ts';
 
@@ -22,11 +23,12 @@ export class LogTail {
   readonly messages: StreamMessage[] = [];
   private last = 0;
   private events = 0;
-  /** Partition subject -> sequences of its events (not markers), ascending. */
-  private readonly eventSeqs = new Map<string, number[]>();
+  /** Partition -> sequences of its event messages (not markers), ascending, and the events up to each. */
+  private readonly eventSeqs = new Map<number, { seqs: number[]; counts: number[] }>();
 
   constructor(
     private readonly nc: NatsConnection,
+    readonly job: string,
     readonly stream: string,
   ) {}
 
@@ -44,11 +46,14 @@ export class LogTail {
     for await (const m of readStreamRange(this.nc, this.stream, this.last + 1, last)) {
       this.messages.push(m);
       this.last = m.seq;
-      if (m.data.byteLength === 0 && m.header(HEADERS.control) !== undefined) continue;
-      this.events++;
-      const list = this.eventSeqs.get(m.subject) ?? [];
-      list.push(m.seq);
-      this.eventSeqs.set(m.subject, list);
+      const entry = readInputEntry(this.job, m);
+      if (!entry || entry.kind === 'marker') continue;
+      const n = entry.events?.length ?? 1;
+      this.events += n;
+      const list = this.eventSeqs.get(entry.partition) ?? { seqs: [], counts: [] };
+      list.seqs.push(m.seq);
+      list.counts.push((list.counts.at(-1) ?? 0) + n);
+      this.eventSeqs.set(entry.partition, list);
     }
     return last;
   }
@@ -58,17 +63,18 @@ export class LogTail {
     return this.events;
   }
 
-  /** Events of one partition subject with a sequence up to `seq`. */
-  eventsUpTo(subject: string, seq: number): number {
-    const list = this.eventSeqs.get(subject) ?? [];
+  /** Events of one partition in messages with a sequence up to `seq`. */
+  eventsUpTo(partition: number, seq: number): number {
+    const list = this.eventSeqs.get(partition);
+    if (!list) return 0;
     let lo = 0;
-    let hi = list.length;
+    let hi = list.seqs.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (list[mid]! <= seq) lo = mid + 1;
+      if (list.seqs[mid]! <= seq) lo = mid + 1;
       else hi = mid;
     }
-    return lo;
+    return lo === 0 ? 0 : list.counts[lo - 1]!;
   }
 }
 
@@ -192,7 +198,7 @@ export class ChaosMonitor {
     const [entries, record] = await Promise.all([
       Promise.all(
         Array.from({ length: this.job.partitions }, async (_, p) => {
-          const e = await kv.get(checkpointKey(this.job.name, p));
+          const e = await kv.get(checkpointKey(partitionId(this.job.name, p)));
           return e?.operation === 'PUT' ? (e.json() as CheckpointEntry) : undefined;
         }),
       ),
@@ -202,7 +208,7 @@ export class ChaosMonitor {
     const leader = record && now - record.renewedAt < this.config.LEADER_LEASE_MS ? record : null;
     const workersAlive = (await status)?.workers.filter((w) => w.alive).length ?? this.samples.at(-1)?.workersAlive ?? 0;
     let checkpointed = 0;
-    entries.forEach((e, p) => (checkpointed += e ? this.tail.eventsUpTo(partitionSubject(this.job.name, p), e.seq) : 0));
+    entries.forEach((e, p) => (checkpointed += e ? this.tail.eventsUpTo(p, e.seq) : 0));
     this.samples.push({
       atMs: now - this.startedAt,
       produced: this.produced(),
@@ -224,5 +230,5 @@ export class ChaosMonitor {
 }
 
 export function inputLogTail(nc: NatsConnection, job: string): LogTail {
-  return new LogTail(nc, inputStream(job));
+  return new LogTail(nc, job, inputStream(job));
 }

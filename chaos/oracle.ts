@@ -6,8 +6,7 @@
 //  - an event is judged against the watermark before it: its window [s, e) still takes it while
 //    watermark < e - 1 + allowed lateness, otherwise it is late (side output, not counted);
 //  - a record that is not a valid {k, v, t} event is dead-lettered with the decoder's reason.
-import type { StreamMessage } from '../batch/stream-range.ts';
-import { HEADERS } from '../common/names.ts';
+import { positionKey, readInputEntry, type LoggedMessage } from '../common/input-log.ts';
 import { CHAOS_JOB } from './chaos-job.ts';
 
 export interface WindowTotals {
@@ -18,10 +17,10 @@ export interface WindowTotals {
 export interface ChaosExpectation {
   /** "key|start|end" -> the window's final count and sum. */
   windows: Map<string, WindowTotals>;
-  /** Stream sequences of late events. */
-  late: Set<number>;
-  /** Stream sequence -> dead-letter reason. */
-  deadLetters: Map<number, 'malformed-json' | 'schema-violation'>;
+  /** Positions ("seq.index") of late events. */
+  late: Set<string>;
+  /** Position ("seq.index") -> dead-letter reason. */
+  deadLetters: Map<string, 'malformed-json' | 'schema-violation' | 'malformed-batch'>;
   /** Events (valid or not) in the log. */
   events: number;
 }
@@ -42,39 +41,49 @@ export function classify(data: Uint8Array): { k: string; v: number; t: number } 
   return { k, v: v as number, t };
 }
 
-export function expectedChaosResults(log: readonly StreamMessage[]): ChaosExpectation {
+export function expectedChaosResults(log: readonly LoggedMessage[]): ChaosExpectation {
   const size = CHAOS_JOB.windowMs;
-  const watermarks = new Map<string, number>();
+  const watermarks = new Map<number, number>();
   const windows = new Map<string, WindowTotals>();
-  const late = new Set<number>();
-  const deadLetters = new Map<number, 'malformed-json' | 'schema-violation'>();
+  const late = new Set<string>();
+  const deadLetters = new Map<string, 'malformed-json' | 'schema-violation' | 'malformed-batch'>();
   let events = 0;
   for (const m of log) {
-    const wm = watermarks.get(m.subject) ?? -Infinity;
-    if (m.data.byteLength === 0 && m.header(HEADERS.control) === 'idle') {
+    const entry = readInputEntry(CHAOS_JOB.name, m);
+    if (!entry) continue;
+    const wm = watermarks.get(entry.partition) ?? -Infinity;
+    if (entry.kind === 'marker') {
       // The engine skips a marker without a readable watermark.
-      const marker = Number(m.header(HEADERS.watermark));
-      if (Number.isFinite(marker)) watermarks.set(m.subject, Math.max(wm, marker));
+      if (Number.isFinite(entry.watermark)) watermarks.set(entry.partition, Math.max(wm, entry.watermark));
       continue;
     }
-    events++;
-    const e = classify(m.data);
-    if (typeof e === 'string') {
-      deadLetters.set(m.seq, e);
+    if (entry.events === undefined) {
+      events++;
+      deadLetters.set(positionKey(entry.seq, 0), 'malformed-batch');
       continue;
     }
-    const start = Math.floor(e.t / size) * size;
-    const end = start + size;
-    if (wm >= end - 1 + CHAOS_JOB.latenessMs) {
-      late.add(m.seq);
-    } else {
-      const id = `${e.k}|${start}|${end}`;
-      const w = windows.get(id) ?? { count: 0, sum: 0 };
-      w.count++;
-      w.sum += e.v;
-      windows.set(id, w);
+    for (const [index, data] of entry.events.entries()) {
+      events++;
+      const position = positionKey(entry.seq, index);
+      const e = classify(data);
+      if (typeof e === 'string') {
+        deadLetters.set(position, e);
+        continue;
+      }
+      const now = watermarks.get(entry.partition) ?? -Infinity;
+      const start = Math.floor(e.t / size) * size;
+      const end = start + size;
+      if (now >= end - 1 + CHAOS_JOB.latenessMs) {
+        late.add(position);
+      } else {
+        const id = `${e.k}|${start}|${end}`;
+        const w = windows.get(id) ?? { count: 0, sum: 0 };
+        w.count++;
+        w.sum += e.v;
+        windows.set(id, w);
+      }
+      watermarks.set(entry.partition, Math.max(now, e.t - CHAOS_JOB.boundMs - 1));
     }
-    watermarks.set(m.subject, Math.max(wm, e.t - CHAOS_JOB.boundMs - 1));
   }
   return { windows, late, deadLetters, events };
 }

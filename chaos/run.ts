@@ -7,7 +7,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { readStreamRange, streamBounds } from '../batch/stream-range.ts';
-import { statusOver } from '../cli/commands/status.ts';
+import { statusOver } from '../coordinator/cluster-status.ts';
 import { LocalCluster } from '../cluster/local-cluster.ts';
 import { freePort } from '../cluster/nats-server.ts';
 import { JobProducer, produceLive } from '../cluster/producer.ts';
@@ -15,6 +15,7 @@ import { readKvResults } from '../cluster/sinks/kv-sink.ts';
 import type { Config } from '../common/config.ts';
 import { ShardflowError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
+import { positionKey, readInputEntry } from '../common/input-log.ts';
 import { deadLetterStream, HEADERS, lateStream, resultsBucket } from '../common/names.ts';
 import { seededRandom } from '../common/random.ts';
 import { within } from '../common/within.ts';
@@ -78,7 +79,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   try {
     progress(`cluster up in ${o.dataDir} (${cluster.processes().map((p) => p.id).join(' ')}); waiting for every partition to be assigned`);
     await waitUntilAssigned(nc, statusConfig);
-    const producer = new JobProducer(jetstream(nc), chaosJob, { producerId: PRODUCER_ID, retryForMs: 100_000 });
+    const producer = new JobProducer(nc, chaosJob, { producerId: PRODUCER_ID, retryForMs: 100_000 });
     const startedAt = Date.now();
     monitor = new ChaosMonitor(nc, chaosJob, statusConfig, inputLogTail(nc, chaosJob.name), startedAt, () => producer.published);
     monitor.start();
@@ -203,20 +204,25 @@ async function judge(nc: NatsConnection, monitor: ChaosMonitor, published: numbe
   const expected = expectedChaosResults(log);
   const loggedIndexes: number[] = [];
   for (const m of log) {
+    // A message id names the producer's index of the message's first event; a batch holds the next ones.
     const n = INPUT_ID.exec(m.header('Nats-Msg-Id') ?? '')?.[1];
-    if (n !== undefined) loggedIndexes.push(Number(n));
+    const entry = readInputEntry(CHAOS_JOB.name, m);
+    if (n === undefined || entry?.kind !== 'events') continue;
+    for (let i = 0; i < (entry.events?.length ?? 1); i++) loggedIndexes.push(Number(n) + i);
   }
   const rows = new Map<string, WindowTotals>();
   for (const r of await readKvResults(await new Kvm(nc).open(resultsBucket(CHAOS_JOB.name)))) {
     rows.set(`${r.key}|${r.window_start}|${r.window_end}`, { count: Number(r.count), sum: Number(r.sum) });
   }
   const sideOutput = async (stream: string) => {
-    const out: { seq: number; reason: string }[] = [];
+    const out: { position: string; reason: string }[] = [];
     const { last } = await streamBounds(nc, stream, 'the chaos run creates it');
-    for await (const m of readStreamRange(nc, stream, 1, last)) out.push({ seq: Number(m.header(HEADERS.sourceSeq)), reason: m.header(HEADERS.reason) ?? '' });
+    for await (const m of readStreamRange(nc, stream, 1, last)) {
+      out.push({ position: positionKey(Number(m.header(HEADERS.sourceSeq)), Number(m.header(HEADERS.sourceIndex) ?? 0)), reason: m.header(HEADERS.reason) ?? '' });
+    }
     return out;
   };
   const late = await sideOutput(lateStream(CHAOS_JOB.name));
   const deadLetters = await sideOutput(deadLetterStream(CHAOS_JOB.name));
-  return chaosVerdict(expected, { published, loggedIndexes, rows, lateSeqs: late.map((l) => l.seq), deadLetters });
+  return chaosVerdict(expected, { published, loggedIndexes, rows, latePositions: late.map((l) => l.position), deadLetters });
 }

@@ -2,7 +2,8 @@
 // damage a broken cluster could do, and the seeded fault plans.
 import { describe, expect, it } from 'vitest';
 import type { StreamMessage } from '../batch/stream-range.ts';
-import { HEADERS } from '../common/names.ts';
+import { packEvents } from '../common/event-batch.ts';
+import { HEADERS, partitionId, partitionSubject } from '../common/names.ts';
 import { seededRandom } from '../common/random.ts';
 import { CHAOS_JOB } from './chaos-job.ts';
 import { expectedChaosResults } from './oracle.ts';
@@ -12,10 +13,12 @@ import { chaosVerdict, type ChaosObservations } from './verdict.ts';
 const T = Date.UTC(2026, 0, 1, 12);
 const bytes = (s: string) => new TextEncoder().encode(s);
 
-function log(entries: ({ p: number; raw: string } | { p: number; marker: number })[]): StreamMessage[] {
+function log(entries: ({ p: number; raw: string } | { p: number; marker: number } | { p: number; batch: string[] })[]): StreamMessage[] {
   return entries.map((e, i) => {
-    const headers: Record<string, string> = 'marker' in e ? { [HEADERS.control]: 'idle', [HEADERS.watermark]: String(e.marker) } : {};
-    return { seq: i + 1, subject: `p${e.p}`, data: 'marker' in e ? new Uint8Array() : bytes(e.raw), timestamp: T, header: (n: string) => headers[n] };
+    const id = partitionId(CHAOS_JOB.name, e.p);
+    if ('marker' in e) return { seq: i + 1, subject: partitionSubject(id, 'marker'), data: new Uint8Array(), timestamp: T, header: (n: string) => (n === HEADERS.watermark ? String(e.marker) : undefined) };
+    if ('batch' in e) return { seq: i + 1, subject: partitionSubject(id), data: packEvents(e.batch.map(bytes)), timestamp: T, header: (n: string) => (n === HEADERS.batch ? String(e.batch.length) : undefined) };
+    return { seq: i + 1, subject: partitionSubject(id), data: bytes(e.raw), timestamp: T, header: () => undefined };
   });
 }
 
@@ -36,6 +39,8 @@ describe('the chaos oracle', () => {
     // An idle marker moves partition 1's watermark far ahead: its next old event is late.
     { p: 1, marker: T + 60_000 },
     { p: 1, raw: event('b', 6, T + 1_600) },
+    // A batch of three: each event has its own position.
+    { p: 2, batch: [event('c', 1, T + 5_000), 'nope', event('c', 2, T + 5_100)] },
   ]);
   const expected = expectedChaosResults(input);
 
@@ -45,21 +50,23 @@ describe('the chaos oracle', () => {
       [`b|${T + 1_000}|${T + 2_000}`]: { count: 1, sum: 5 },
       [`a|${T + 20_000}|${T + 21_000}`]: { count: 1, sum: 3 },
       [`a|${T + 12_000}|${T + 13_000}`]: { count: 1, sum: 7 },
+      [`c|${T + 5_000}|${T + 6_000}`]: { count: 2, sum: 3 },
     });
-    expect([...expected.late]).toEqual([6, 10]);
-    expect(Object.fromEntries(expected.deadLetters)).toEqual({ 4: 'malformed-json', 8: 'schema-violation' });
-    expect(expected.events).toBe(9);
+    expect([...expected.late]).toEqual(['6.0', '10.0']);
+    expect(Object.fromEntries(expected.deadLetters)).toEqual({ '4.0': 'malformed-json', '8.0': 'schema-violation', '11.1': 'malformed-json' });
+    expect(expected.events).toBe(12);
     expect(CHAOS_JOB.latenessMs).toBeLessThan(20_000 - 100);
   });
 
   const exact: ChaosObservations = {
-    published: 9,
-    loggedIndexes: [0, 1, 2, 3, 4, 5, 6, 7, 8],
+    published: 12,
+    loggedIndexes: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
     rows: new Map(expected.windows),
-    lateSeqs: [6, 10],
+    latePositions: ['6.0', '10.0'],
     deadLetters: [
-      { seq: 4, reason: 'malformed-json' },
-      { seq: 8, reason: 'schema-violation' },
+      { position: '4.0', reason: 'malformed-json' },
+      { position: '8.0', reason: 'schema-violation' },
+      { position: '11.1', reason: 'malformed-json' },
     ],
   };
 
@@ -78,12 +85,12 @@ describe('the chaos oracle', () => {
       ['an event counted twice', { rows: rows((m) => (m.get(`a|${T}|${T + 1_000}`)!.count = 3)) }, (v) => v.results.duplicated],
       ['a wrong sum', { rows: rows((m) => (m.get(`a|${T}|${T + 1_000}`)!.sum = 4)) }, (v) => v.results.wrong],
       ['a window nobody sent', { rows: rows((m) => m.set('z|0|1000', { count: 1, sum: 1 })) }, (v) => v.results.unexpected],
-      ['a lost input event', { published: 10 }, (v) => v.input.lost],
-      ['an input event stored twice', { loggedIndexes: [0, 1, 2, 3, 4, 5, 6, 7, 8, 8] }, (v) => v.input.duplicated],
-      ['a late event not in the side output', { lateSeqs: [6] }, (v) => v.late.missing],
-      ['a late event twice', { lateSeqs: [6, 10, 10] }, (v) => v.late.duplicated],
-      ['a dead letter lost', { deadLetters: [{ seq: 4, reason: 'malformed-json' }] }, (v) => v.deadLettered.missing],
-      ['a dead letter with the wrong reason', { deadLetters: [{ seq: 4, reason: 'malformed-json' }, { seq: 8, reason: 'oversized' }] }, (v) => v.deadLettered.wrongReason],
+      ['a lost input event', { published: 13 }, (v) => v.input.lost],
+      ['an input event stored twice', { loggedIndexes: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 11] }, (v) => v.input.duplicated],
+      ['a late event not in the side output', { latePositions: ['6.0'] }, (v) => v.late.missing],
+      ['a late event twice', { latePositions: ['6.0', '10.0', '10.0'] }, (v) => v.late.duplicated],
+      ['a dead letter lost', { deadLetters: [{ position: '4.0', reason: 'malformed-json' }, { position: '11.1', reason: 'malformed-json' }] }, (v) => v.deadLettered.missing],
+      ['a dead letter with the wrong reason', { deadLetters: [{ position: '4.0', reason: 'malformed-json' }, { position: '8.0', reason: 'oversized' }, { position: '11.1', reason: 'malformed-json' }] }, (v) => v.deadLettered.wrongReason],
     ];
     for (const [what, change, count] of cases) {
       const v = chaosVerdict(expected, { ...exact, ...change });

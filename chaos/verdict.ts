@@ -25,10 +25,10 @@ export interface ChaosObservations {
   loggedIndexes: readonly number[];
   /** The sink's rows: "key|start|end" -> totals (a window appears at most once in the KV sink). */
   rows: ReadonlyMap<string, WindowTotals>;
-  /** Source sequences in the late side output, in stream order. */
-  lateSeqs: readonly number[];
-  /** Source sequence and reason of every dead letter, in stream order. */
-  deadLetters: readonly { seq: number; reason: string }[];
+  /** Source positions ("seq.index") in the late side output, in stream order. */
+  latePositions: readonly string[];
+  /** Source position and reason of every dead letter, in stream order. */
+  deadLetters: readonly { position: string; reason: string }[];
 }
 
 export function chaosVerdict(expected: ChaosExpectation, seen: ChaosObservations): Verdict {
@@ -53,9 +53,9 @@ export function chaosVerdict(expected: ChaosExpectation, seen: ChaosObservations
     if (results.examples.length < 5) results.examples.push(`${id}: not expected, found ${JSON.stringify(seen.rows.get(id))}`);
   }
 
-  const late = tally([...expected.late], seen.lateSeqs);
-  const dead = tally([...expected.deadLetters.keys()], seen.deadLetters.map((d) => d.seq));
-  const wrongReason = seen.deadLetters.filter((d) => expected.deadLetters.has(d.seq) && expected.deadLetters.get(d.seq) !== d.reason).length;
+  const late = tally([...expected.late], seen.latePositions);
+  const dead = tally([...expected.deadLetters.keys()], seen.deadLetters.map((d) => d.position));
+  const wrongReason = seen.deadLetters.filter((d) => expected.deadLetters.has(d.position) && expected.deadLetters.get(d.position) !== d.reason).length;
   const deadLettered = { ...dead, wrongReason };
 
   const clean = (t: Tally) => t.missing === 0 && t.duplicated === 0 && t.found === t.expected;
@@ -64,9 +64,9 @@ export function chaosVerdict(expected: ChaosExpectation, seen: ChaosObservations
 }
 
 /** Expected ids against found ones: missing, and found more than once (found also counts strays). */
-function tally(expected: readonly number[], found: readonly number[]): Tally {
+function tally(expected: readonly string[], found: readonly string[]): Tally {
   const want = new Set(expected);
-  const seen = new Map<number, number>();
+  const seen = new Map<string, number>();
   for (const id of found) seen.set(id, (seen.get(id) ?? 0) + 1);
   return {
     expected: want.size,

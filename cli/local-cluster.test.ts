@@ -13,12 +13,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../cluster/nats-server.ts';
 import { JobProducer } from '../cluster/producer.ts';
 import { loadConfig } from '../common/config.ts';
-import { CHECKPOINTS_BUCKET, checkpointKey } from '../common/names.ts';
+import { CHECKPOINTS_BUCKET, checkpointKey, partitionId } from '../common/names.ts';
 import { ROOT, waitFor } from '../test/cluster-harness.ts';
 import { COUNTING_MODULE, countingEvents, expectExactResults, publishAll } from '../test/counting-run.ts';
 import countingJob, { COUNTING } from '../test/fixtures/counting-job.ts';
 import { startUp } from '../test/local-up.ts';
-import { readStatus } from './commands/status.ts';
+import { readStatus } from '../coordinator/cluster-status.ts';
 
 const UP_ARGS = ['--workers', '3', '--job', COUNTING_MODULE];
 
@@ -49,7 +49,7 @@ describe('shardflow up (npm start)', () => {
       'a leader, 2 coordinators, 3 workers and every partition assigned',
     );
     nc = await connect({ servers: url });
-    const producer = new JobProducer(jetstream(nc), countingJob, { producerId: 'up-1' });
+    const producer = new JobProducer(nc, countingJob, { producerId: 'up-1' });
     await publishAll(producer, countingEvents(21, 0, 4_000));
     await expectExactResults(nc, [], 60_000);
 
@@ -78,9 +78,9 @@ describe('shardflow up (npm start)', () => {
     await waitFor(async () => ((await readStatus(url, config)).leader?.term ?? 0) > lastTerm, 30_000, 'a leader with a newer term');
     nc = await connect({ servers: url });
     const kv = await new Kvm(nc).open(CHECKPOINTS_BUCKET);
-    const entries = await Promise.all([...Array(COUNTING.partitions).keys()].map(async (p) => (await kv.get(checkpointKey('counting', p)))?.json() as { seq: number }));
+    const entries = await Promise.all([...Array(COUNTING.partitions).keys()].map(async (p) => (await kv.get(checkpointKey(partitionId('counting', p))))?.json() as { seq: number }));
     expect(entries.every((e) => e.seq > 0)).toBe(true); // the first run's checkpoints survived the restart
-    await publishAll(new JobProducer(jetstream(nc), countingJob, { producerId: 'up-2' }), countingEvents(22, 8_000, 8_000, Date.now() - 16_000));
+    await publishAll(new JobProducer(nc, countingJob, { producerId: 'up-2' }), countingEvents(22, 8_000, 8_000, Date.now() - 16_000));
     await expectExactResults(nc, [], 60_000);
     const logs = readdirSync(join(dir, 'data', 'logs')).map((f) => readFileSync(join(dir, 'data', 'logs', f), 'utf8')).join('\n');
     expect(logs).toMatch(/"restoredBytes":[1-9]/);

@@ -3,7 +3,7 @@
 // deploy/prometheus.yml reads (file_sd_configs), so Prometheus follows scaling and restarts.
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { ClusterStatus } from './commands/status.ts';
+import type { ClusterStatus } from '../coordinator/cluster-status.ts';
 
 /** One file_sd target group: `targets` are host:port, `labels` are added to every scraped series. */
 export interface TargetGroup {

@@ -9,7 +9,8 @@
 // a worker that wakes from a pause acts on the leader's current view, not on the one it fell asleep with.
 import type { KV, KvWatchEntry } from '@nats-io/kv';
 import type { Logger } from '../common/logger.ts';
-import { ASSIGNMENT_KEY } from '../common/names.ts';
+import { ASSIGNMENT_KEY, formatPartitionId, parsePartitionId, partitionId, type PartitionId } from '../common/names.ts';
+import { ASSIGNMENT_RECONCILE_MS, HANDOFF_TIMEOUT_MS } from '../common/timing.ts';
 import type { AssignmentRecord } from '../coordinator/protocol.ts';
 import type { KvCheckpointStore } from './checkpoint-store.ts';
 
@@ -17,20 +18,15 @@ export interface AssignmentTarget {
   readonly id: string;
   /** Jobs this worker runs. */
   readonly jobs: readonly string[];
-  /** Partitions running now, as "job/p". */
-  owned(): string[];
-  start(job: string, partition: number): void;
-  release(job: string, partition: number): Promise<unknown>;
+  /** Partitions running now. */
+  owned(): PartitionId[];
+  start(id: PartitionId): void;
+  release(id: PartitionId): Promise<unknown>;
 }
 
 export interface AssignmentFollower {
   stop(): void;
 }
-
-/** How long a new owner waits for the previous live owner to checkpoint and release a partition. */
-const HANDOFF_TIMEOUT_MS = 3_000;
-/** How often the assignment is read afresh and applied again. */
-const RECONCILE_MS = 2_000;
 
 export async function followAssignments(kv: KV, store: KvCheckpointStore, target: AssignmentTarget, log: Logger): Promise<AssignmentFollower> {
   const watch = await kv.watch({ key: ASSIGNMENT_KEY });
@@ -74,41 +70,41 @@ export async function followAssignments(kv: KV, store: KvCheckpointStore, target
         if (!stopped && e?.operation === 'PUT') follow(e.json() as AssignmentRecord);
       })
       .catch(() => {});
-  }, RECONCILE_MS);
+  }, ASSIGNMENT_RECONCILE_MS);
 
   async function apply(record: AssignmentRecord): Promise<void> {
     const mine = new Set<string>();
     for (const job of target.jobs) {
       const owners = record.owners[job] ?? [];
-      owners.forEach((o, p) => o === target.id && mine.add(`${job}/${p}`));
+      owners.forEach((o, p) => o === target.id && mine.add(formatPartitionId(partitionId(job, p))));
     }
-    const owned = new Set(target.owned());
+    const owned = new Set(target.owned().map(formatPartitionId));
     const leaving = [...owned].filter((k) => !mine.has(k));
     const arriving = [...mine].filter((k) => !owned.has(k));
     if (leaving.length + arriving.length === 0) return;
     log.info({ term: record.term, version: record.version, start: arriving.length, stop: leaving.length }, 'assignment applied');
     // A release that fails (the partition was already taken over) must not hold up the arrivals.
     await Promise.all(
-      leaving.map((k) => target.release(...split(k)).catch((err: unknown) => log.warn({ partition: k, err: (err as Error).message }, 'release failed; the new owner resumes from the last checkpoint'))),
+      leaving.map((k) => target.release(parsePartitionId(k)!).catch((err: unknown) => log.warn({ partition: k, err: (err as Error).message }, 'release failed; the new owner resumes from the last checkpoint'))),
     );
     await Promise.all(
       arriving.map(async (k) => {
-        const [job, p] = split(k);
+        const id = parsePartitionId(k)!;
         const from = record.handoffs[k];
-        if (from && from !== target.id) await waitForRelease(job, p, from);
-        if (!stopped) target.start(job, p);
+        if (from && from !== target.id) await waitForRelease(id, from);
+        if (!stopped) target.start(id);
       }),
     );
   }
 
-  async function waitForRelease(job: string, partition: number, from: string): Promise<void> {
+  async function waitForRelease(id: PartitionId, from: string): Promise<void> {
     const deadline = Date.now() + HANDOFF_TIMEOUT_MS;
     while (Date.now() < deadline && !stopped) {
-      const entry = await store.inspect(job, partition);
+      const entry = await store.inspect(id);
       if (!entry || entry.entry.owner !== from) return;
       await new Promise((r) => setTimeout(r, 25));
     }
-    log.warn({ job, partition, from }, 'previous owner did not release in time; taking the partition (it will be fenced)');
+    log.warn({ job: id.job, partition: id.index, from }, 'previous owner did not release in time; taking the partition (it will be fenced)');
   }
 
   return {
@@ -118,9 +114,4 @@ export async function followAssignments(kv: KV, store: KvCheckpointStore, target
       watch.stop();
     },
   };
-}
-
-function split(key: string): [string, number] {
-  const i = key.lastIndexOf('/');
-  return [key.slice(0, i), Number(key.slice(i + 1))];
 }

@@ -2,10 +2,10 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { afterAll, describe, expect, it } from 'vitest';
-import { deadLetterStream, partitionSubject, resultsBucket } from '../common/names.ts';
-import { readStream, startTestNats, waitFor, WorkerProcess, type TestNats } from '../test/cluster-harness.ts';
+import { deadLetterStream, partitionId, partitionSubject, resultsBucket } from '../common/names.ts';
+import { readInputLog, readStream, startTestNats, waitFor, WorkerProcess, type TestNats } from '../test/cluster-harness.ts';
 import { readKvResults } from './sinks/kv-sink.ts';
-import { ensureJobTopology } from './topology.ts';
+import { ensureJobTopology } from '../nats/topology.ts';
 
 let nats: TestNats | undefined;
 let worker: WorkerProcess | undefined;
@@ -38,10 +38,10 @@ describe('a worker fed bad input', () => {
       const p = i % 8;
       if (i % 30 === 0) {
         const [raw, reason] = bad[(i / 30) % bad.length]!;
-        const ack = await js.publish(partitionSubject('counting', p), raw);
+        const ack = await js.publish(partitionSubject(partitionId('counting', p)), raw);
         published.set(ack.seq, reason);
       } else {
-        await js.publish(partitionSubject('counting', p), JSON.stringify({ k: `key-${p}`, v: i, t: t + i }));
+        await js.publish(partitionSubject(partitionId('counting', p)), JSON.stringify({ k: `key-${p}`, v: i, t: t + i }));
         good++;
       }
     }
@@ -101,9 +101,9 @@ describe('the ingest subject', () => {
     });
     await new Promise((r) => setTimeout(r, 1_500));
     expect((await readKvResults(kv)).reduce((n, r) => n + (r.count as number), 0)).toBe(total);
-    const stored = (await readStream(nats.nc, inputStream('counting'))).filter((m) => !m.headers['Shardflow-Control']);
+    const stored = (await readInputLog(nats.nc, 'counting')).filter((m) => m.kind === 'routed').flatMap((m) => m.events);
     expect(stored.length).toBe(total);
-    expect(new Set(stored.map((m) => new TextDecoder().decode(m.data))).size).toBe(total);
+    expect(new Set(stored.map((e) => new TextDecoder().decode(e))).size).toBe(total);
     expect(await worker.stop()).toBe(0);
   }, 90_000);
 });

@@ -1,12 +1,19 @@
-// Checkpoints and partition ownership in JetStream KV. Per partition, one entry `<job>.p<n>` holds the
-// owner, its epoch and the latest checkpoint (the stream sequence it covers and where its snapshot
-// is). Snapshots are stored in chunks under their own keys, so a state larger than the KV value limit
-// still checkpoints. Every write of the entry is a compare-and-set on the revision the writer last
-// saw: a worker that lost the partition (paused, cut off, slow) can never overwrite the new owner's
-// checkpoint; its write fails with PARTITION_FENCED and it stops the partition.
+// Checkpoints and ownership in JetStream KV. Per partition (or router shard) one entry holds the
+// owner, its epoch and the latest checkpoint: the stream sequence it covers and where its snapshot is.
+// Every write of the entry is a compare-and-set on the revision the writer last saw, so a worker that
+// lost the partition (paused, cut off, slow) can never overwrite the new owner's checkpoint: its write
+// fails with PARTITION_FENCED and it stops the partition.
+//
+// Snapshots are stored in chunks (a state larger than the KV value limit still checkpoints) under
+// keys of the owner's epoch and one of two slots: each checkpoint overwrites the slot the entry does
+// not point to, so the bucket holds at most two snapshots per owner and nothing grows with the number
+// of checkpoints (the bucket keeps one value per key). Chunks an owner no longer needs, and the
+// leftovers of owners that were killed, are removed with a stream purge of their subjects, which
+// leaves no marker behind (a KV purge or delete would leave one per key).
+import type { JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { ShardflowError } from '../common/errors.ts';
-import { checkpointChunkKey, checkpointKey } from '../common/names.ts';
+import { checkpointChunkKey, checkpointChunkKeys, checkpointKey, describeCheckpointed, parseCheckpointChunkKey, type CheckpointedId } from '../common/names.ts';
 
 export interface CheckpointEntry {
   /** Grows by one every time a worker takes the partition. */
@@ -15,6 +22,7 @@ export interface CheckpointEntry {
   owner: string | null;
   /** Last stream sequence covered by the snapshot (0: nothing processed yet). */
   seq: number;
+  /** Where the snapshot's chunks are: "e<epoch>s<slot>", or null without a snapshot. */
   snapshotId: string | null;
   chunks: number;
   bytes: number;
@@ -23,13 +31,16 @@ export interface CheckpointEntry {
 }
 
 export interface PartitionLease {
-  readonly job: string;
-  readonly partition: number;
+  readonly id: CheckpointedId;
   readonly owner: string;
   readonly epoch: number;
   /** KV revision of the entry as this owner last wrote it. */
   revision: number;
   entry: CheckpointEntry;
+  /** Chunks this owner wrote into each of its two slots (to remove the extra ones when a snapshot shrinks). */
+  readonly slotChunks: [number, number];
+  /** Whether this owner has removed the chunks of earlier epochs yet. */
+  collected: boolean;
 }
 
 export interface Checkpoint {
@@ -40,17 +51,18 @@ export interface Checkpoint {
 const CAS_FAILED = 10071;
 
 export class KvCheckpointStore {
-  private snapshots = 0;
-
   constructor(
     private readonly kv: KV,
+    private readonly jsm: JetStreamManager,
+    /** The bucket's name (its stream is KV_<bucket>). */
+    private readonly bucket: string,
     /** Largest chunk, bytes: below the server's max payload. */
     private readonly chunkSize: number,
   ) {}
 
-  /** Takes ownership of a partition (a new epoch) and returns its latest checkpoint. */
-  async claim(job: string, partition: number, owner: string): Promise<{ lease: PartitionLease; checkpoint: Checkpoint }> {
-    const key = checkpointKey(job, partition);
+  /** Takes ownership (a new epoch) and returns the latest checkpoint. */
+  async claim(id: CheckpointedId, owner: string): Promise<{ lease: PartitionLease; checkpoint: Checkpoint }> {
+    const key = checkpointKey(id);
     for (let attempt = 0; ; attempt++) {
       const current = await this.kv.get(key);
       const previous: CheckpointEntry | null = current && current.operation === 'PUT' ? (current.json() as CheckpointEntry) : null;
@@ -61,8 +73,8 @@ export class KvCheckpointStore {
       };
       try {
         const revision = previous && current ? await this.kv.update(key, JSON.stringify(entry), current.revision) : await this.kv.create(key, JSON.stringify(entry));
-        const lease: PartitionLease = { job, partition, owner, epoch: entry.epoch, revision, entry };
-        return { lease, checkpoint: { seq: entry.seq, snapshot: await this.loadSnapshot(job, partition, entry) } };
+        const lease: PartitionLease = { id, owner, epoch: entry.epoch, revision, entry, slotChunks: [0, 0], collected: false };
+        return { lease, checkpoint: { seq: entry.seq, snapshot: await this.loadSnapshot(id, entry) } };
       } catch (err) {
         if (!isCasFailure(err) || attempt >= 5) throw err;
       }
@@ -71,87 +83,124 @@ export class KvCheckpointStore {
 
   /**
    * Continues a lease after a restart of the partition's actor in the same worker: the latest
-   * checkpoint, provided nobody took the partition since. Throws PARTITION_FENCED otherwise — a worker
+   * checkpoint, provided nobody took the partition since. Throws PARTITION_FENCED otherwise: a worker
    * that failed while it was cut off must not take the partition back from its new owner.
    */
   async resume(lease: PartitionLease): Promise<Checkpoint> {
     await this.verify(lease);
-    return { seq: lease.entry.seq, snapshot: await this.loadSnapshot(lease.job, lease.partition, lease.entry) };
+    return { seq: lease.entry.seq, snapshot: await this.loadSnapshot(lease.id, lease.entry) };
   }
 
-  /** Stores a snapshot covering the stream up to `seq`. Throws PARTITION_FENCED if the lease was lost. */
-  async commit(lease: PartitionLease, seq: number, snapshot: Uint8Array): Promise<void> {
-    const snapshotId = `${lease.epoch}-${++this.snapshots}`;
-    const chunks = Math.max(1, Math.ceil(snapshot.byteLength / this.chunkSize));
-    await Promise.all(
-      Array.from({ length: chunks }, (_, i) =>
-        this.kv.put(checkpointChunkKey(lease.job, lease.partition, snapshotId, i), snapshot.subarray(i * this.chunkSize, (i + 1) * this.chunkSize)),
-      ),
-    );
-    const entry: CheckpointEntry = { epoch: lease.epoch, owner: lease.owner, seq, snapshotId, chunks, bytes: snapshot.byteLength, takenAt: Date.now() };
-    const previous = lease.entry;
-    await this.writeEntry(lease, entry, () => this.deleteChunks(lease.job, lease.partition, snapshotId, chunks));
-    if (previous.snapshotId) await this.deleteChunks(lease.job, lease.partition, previous.snapshotId, previous.chunks);
+  /** Stores a checkpoint covering the stream up to `seq` (a snapshot, or none for a router's
+   *  position). Throws PARTITION_FENCED if the lease was lost. */
+  async commit(lease: PartitionLease, seq: number, snapshot: Uint8Array | null): Promise<void> {
+    let entry: CheckpointEntry;
+    let slot = -1;
+    let chunks = 0;
+    if (snapshot === null) {
+      entry = { epoch: lease.epoch, owner: lease.owner, seq, snapshotId: null, chunks: 0, bytes: 0, takenAt: Date.now() };
+    } else {
+      // The slot the entry does not point to: the stored checkpoint stays whole until the entry moves.
+      slot = lease.entry.snapshotId === snapshotIdOf(lease.epoch, 0) ? 1 : 0;
+      chunks = Math.max(1, Math.ceil(snapshot.byteLength / this.chunkSize));
+      await Promise.all(
+        Array.from({ length: chunks }, (_, i) => this.kv.put(checkpointChunkKey(lease.id, lease.epoch, slot, i), snapshot.subarray(i * this.chunkSize, (i + 1) * this.chunkSize))),
+      );
+      entry = { epoch: lease.epoch, owner: lease.owner, seq, snapshotId: snapshotIdOf(lease.epoch, slot), chunks, bytes: snapshot.byteLength, takenAt: Date.now() };
+    }
+    await this.writeEntry(lease, entry);
+    if (slot >= 0) {
+      const before = lease.slotChunks[slot]!;
+      lease.slotChunks[slot] = chunks;
+      // A smaller snapshot than the slot's previous one leaves chunks nobody points to.
+      for (let i = chunks; i < before; i++) await this.removeKey(checkpointChunkKey(lease.id, lease.epoch, slot, i));
+      if (!lease.collected) {
+        lease.collected = true;
+        await this.collectOtherEpochs(lease);
+      }
+    }
   }
 
   /** Gives the partition up after a final checkpoint: the next owner can start at once. */
   async release(lease: PartitionLease): Promise<void> {
-    await this.writeEntry(lease, { ...lease.entry, owner: null }, async () => {});
+    await this.writeEntry(lease, { ...lease.entry, owner: null });
   }
 
   /** Throws PARTITION_FENCED if someone else wrote the partition's entry since this owner did. */
   async verify(lease: PartitionLease): Promise<void> {
-    const now = await this.inspect(lease.job, lease.partition);
+    const now = await this.inspect(lease.id);
     if (now && now.revision === lease.revision) return;
     throw new ShardflowError(
       'PARTITION_FENCED',
-      `partition ${lease.job}/${lease.partition}: epoch ${lease.epoch} of ${lease.owner} was superseded by epoch ${now?.entry.epoch ?? '?'} of ${now?.entry.owner ?? 'nobody'}`,
+      `partition ${describeCheckpointed(lease.id)}: epoch ${lease.epoch} of ${lease.owner} was superseded by epoch ${now?.entry.epoch ?? '?'} of ${now?.entry.owner ?? 'nobody'}`,
     );
   }
 
-  /** The entry of a partition as stored now (for status and tests). */
-  async inspect(job: string, partition: number): Promise<{ entry: CheckpointEntry; revision: number } | null> {
-    const current = await this.kv.get(checkpointKey(job, partition));
+  /** The entry as stored now (for status, the chaos monitor and tests). */
+  async inspect(id: CheckpointedId): Promise<{ entry: CheckpointEntry; revision: number } | null> {
+    const current = await this.kv.get(checkpointKey(id));
     return current && current.operation === 'PUT' ? { entry: current.json() as CheckpointEntry, revision: current.revision } : null;
   }
 
-  private async writeEntry(lease: PartitionLease, entry: CheckpointEntry, onFenced: () => Promise<void>): Promise<void> {
+  /** Every chunk key stored for a partition, whatever its epoch (for tests and diagnostics). */
+  async chunkKeys(id: CheckpointedId): Promise<string[]> {
+    const keys: string[] = [];
+    for await (const k of await this.kv.keys(checkpointChunkKeys(id))) keys.push(k);
+    return keys.sort();
+  }
+
+  private async writeEntry(lease: PartitionLease, entry: CheckpointEntry): Promise<void> {
     try {
-      lease.revision = await this.kv.update(checkpointKey(lease.job, lease.partition), JSON.stringify(entry), lease.revision);
+      lease.revision = await this.kv.update(checkpointKey(lease.id), JSON.stringify(entry), lease.revision);
       lease.entry = entry;
     } catch (err) {
       if (!isCasFailure(err)) throw err;
-      await onFenced().catch(() => {});
-      const now = await this.inspect(lease.job, lease.partition);
+      const now = await this.inspect(lease.id);
       throw new ShardflowError(
         'PARTITION_FENCED',
-        `partition ${lease.job}/${lease.partition}: epoch ${lease.epoch} of ${lease.owner} was superseded by epoch ${now?.entry.epoch ?? '?'} of ${now?.entry.owner ?? 'nobody'}; checkpoint refused`,
+        `partition ${describeCheckpointed(lease.id)}: epoch ${lease.epoch} of ${lease.owner} was superseded by epoch ${now?.entry.epoch ?? '?'} of ${now?.entry.owner ?? 'nobody'}; checkpoint refused`,
         { cause: err },
       );
     }
   }
 
-  private async loadSnapshot(job: string, partition: number, entry: CheckpointEntry): Promise<Uint8Array | null> {
+  /** Removes the chunks of every other epoch: earlier owners', including killed ones'. Chunks of a
+   *  later epoch cannot exist while this owner's entry write succeeds. */
+  private async collectOtherEpochs(lease: PartitionLease): Promise<void> {
+    for (const key of await this.chunkKeys(lease.id)) {
+      const parsed = parseCheckpointChunkKey(key);
+      if (parsed && parsed.epoch !== lease.epoch) await this.removeKey(key);
+    }
+  }
+
+  private async removeKey(key: string): Promise<void> {
+    await this.jsm.streams.purge(`KV_${this.bucket}`, { filter: `$KV.${this.bucket}.${key}` }).catch(() => {});
+  }
+
+  private async loadSnapshot(id: CheckpointedId, entry: CheckpointEntry): Promise<Uint8Array | null> {
     if (!entry.snapshotId) return null;
-    const parts = await Promise.all(Array.from({ length: entry.chunks }, (_, i) => this.kv.get(checkpointChunkKey(job, partition, entry.snapshotId!, i))));
+    const where = /^e(\d+)s(\d)$/.exec(entry.snapshotId);
+    if (!where) throw new ShardflowError('CHECKPOINT_CORRUPT', `checkpoint of ${describeCheckpointed(id)} names an unknown snapshot "${entry.snapshotId}"`);
+    const [epoch, slot] = [Number(where[1]), Number(where[2])];
+    const parts = await Promise.all(Array.from({ length: entry.chunks }, (_, i) => this.kv.get(checkpointChunkKey(id, epoch, slot, i))));
     const bytes = new Uint8Array(entry.bytes);
     let offset = 0;
     for (const [i, part] of parts.entries()) {
-      if (!part || part.operation !== 'PUT') {
-        throw new ShardflowError('CHECKPOINT_CORRUPT', `checkpoint ${entry.snapshotId} of ${job}/${partition} is missing chunk ${i} of ${entry.chunks}`);
+      if (!part || part.operation !== 'PUT' || offset + part.value.byteLength > entry.bytes) {
+        throw new ShardflowError('CHECKPOINT_CORRUPT', `checkpoint ${entry.snapshotId} of ${describeCheckpointed(id)} is missing chunk ${i} of ${entry.chunks}`);
       }
       bytes.set(part.value, offset);
       offset += part.value.byteLength;
     }
     if (offset !== entry.bytes) {
-      throw new ShardflowError('CHECKPOINT_CORRUPT', `checkpoint ${entry.snapshotId} of ${job}/${partition} has ${offset} bytes, expected ${entry.bytes}`);
+      throw new ShardflowError('CHECKPOINT_CORRUPT', `checkpoint ${entry.snapshotId} of ${describeCheckpointed(id)} has ${offset} bytes, expected ${entry.bytes}`);
     }
     return bytes;
   }
+}
 
-  private async deleteChunks(job: string, partition: number, snapshotId: string, chunks: number): Promise<void> {
-    await Promise.all(Array.from({ length: chunks }, (_, i) => this.kv.purge(checkpointChunkKey(job, partition, snapshotId, i)).catch(() => {})));
-  }
+function snapshotIdOf(epoch: number, slot: number): string {
+  return `e${epoch}s${slot}`;
 }
 
 function isCasFailure(err: unknown): boolean {

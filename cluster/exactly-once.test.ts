@@ -3,13 +3,13 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CHECKPOINTS_BUCKET, checkpointKey, inputStream } from '../common/names.ts';
+import { CHECKPOINTS_BUCKET, checkpointKey, inputStream, partitionId } from '../common/names.ts';
 import { seededRandom } from '../common/random.ts';
 import { sleep, startTestNats, waitFor, WorkerProcess, type TestNats } from '../test/cluster-harness.ts';
 import { COUNTING_MODULE, countingEvents, expectExactResults, publishAll } from '../test/counting-run.ts';
 import countingJob, { COUNTING } from '../test/fixtures/counting-job.ts';
 import { JobProducer } from './producer.ts';
-import { ensureJobTopology } from './topology.ts';
+import { ensureJobTopology } from '../nats/topology.ts';
 
 
 let nats: TestNats | undefined;
@@ -36,7 +36,7 @@ describe('workers on JetStream', () => {
   it('give exactly the oracle results after repeated kill -9 of workers while events arrive', async () => {
     nats = await startTestNats();
     await ensureJobTopology(nats.nc, await jetstreamManager(nats.nc), 'counting', { replicas: 1 });
-    const producer = new JobProducer(jetstream(nats.nc), countingJob, { producerId: 'chaos' });
+    const producer = new JobProducer(nats.nc, countingJob, { producerId: 'chaos' });
     await publishAll(producer, countingEvents(1, 0, 20_000));
     const w1 = worker('w1', '0-3');
     const w2 = worker('w2', '4-7');
@@ -65,12 +65,12 @@ describe('workers on JetStream', () => {
   it('fence a paused owner: after SIGCONT its checkpoints are refused and the results stay exact', async () => {
     nats = await startTestNats();
     await ensureJobTopology(nats.nc, await jetstreamManager(nats.nc), 'counting', { replicas: 1 });
-    const producer = new JobProducer(jetstream(nats.nc), countingJob, { producerId: 'fence' });
+    const producer = new JobProducer(nats.nc, countingJob, { producerId: 'fence' });
     await publishAll(producer, countingEvents(3, 0, 15_000));
     const zombie = worker('zombie', 'all');
     await zombie.start();
     const kv = await new Kvm(nats.nc).open(CHECKPOINTS_BUCKET);
-    const entry = async (p: number) => (await kv.get(checkpointKey('counting', p)))?.json() as { epoch: number; owner: string | null; seq: number } | undefined;
+    const entry = async (p: number) => (await kv.get(checkpointKey(partitionId('counting', p))))?.json() as { epoch: number; owner: string | null; seq: number } | undefined;
     await waitFor(async () => (await Promise.all([...Array(COUNTING.partitions).keys()].map(entry))).every((e) => (e?.seq ?? 0) > 0), 30_000, 'first checkpoints');
 
     zombie.signal('SIGSTOP');

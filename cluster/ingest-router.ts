@@ -1,51 +1,75 @@
-// Lets any producer publish plain JSON to `shardflow.ingest.<job>` without knowing the partitions. The
-// router of a job reads the ingest stream in order from its last recorded position, finds each
-// event's partition from its key (undecodable events go by a hash of their bytes, to be dead-lettered
-// there), and republishes it to that partition with the ingest sequence as message id. It records its
-// position in the checkpoints bucket under a fenced lease, like a partition: after a crash it resumes
-// from there, republished copies are stored once, and the order of the ingest stream is kept.
-// It runs as an actor on the worker that owns partition 0 of the job.
-import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
+// Lets any producer publish plain JSON to `shardflow.ingest.<job>` without knowing the partitions.
+// A job has R router shards (source.routers); shard r runs on the owner of partition r. Each reads the
+// ingest stream in order from its recorded position, decodes every event to find its key, publishes
+// the events of its partitions (p mod R = r) to their `.routed` subjects in batches, and dead-letters
+// the bad events whose sequence is its own (s mod R = r). The pure part is task/routing.ts.
+//
+// Exactly once, forever (not only within a duplicate window): each routed message carries the ingest
+// position of its last event, and is published on the condition that the partition's `.routed`
+// subject has not changed since this router's last message there. A restarted router reads that
+// position back and skips what the partition already holds; a zombie router's publish is refused,
+// which tells it that it lost the shard.
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { ActorContext, Behavior } from '../actors/index.ts';
-import { isShardflowError } from '../common/errors.ts';
+import { packEvents, batchCount } from '../common/event-batch.ts';
+import { isShardflowError, ShardflowError } from '../common/errors.ts';
+import { cleanHeaderValue, truncateForLog } from '../common/header-value.ts';
 import type { Logger } from '../common/logger.ts';
-import { ingestStream, partitionSubject, ROUTER_PARTITION } from '../common/names.ts';
-import { fnv1a32, partitionOf } from '../common/partition.ts';
+import { metrics } from '../common/metrics.ts';
+import { deadLetterSubject, HEADERS, INGEST_SOURCE, ingestStream, inputStream, partitionId, partitionSubject, type RouterId } from '../common/names.ts';
+import { RateLimitedLog } from '../common/rate-limited-log.ts';
+import { ROUTER_RECORD_MS } from '../common/timing.ts';
 import type { Job } from '../jobs/define-job.ts';
-import { decodeEvent } from '../jobs/event-decoder.ts';
+import { formatIngestPosition, IngestRouting, parseIngestPosition, type IngestRecord, type RoutedMessage, type RouterDeadLetter } from '../task/routing.ts';
+import { PublishRefused, WRONG_LAST_SEQUENCE, type AsyncPublisher } from '../nats/async-publisher.ts';
 import type { KvCheckpointStore, PartitionLease } from './checkpoint-store.ts';
-import { feedStream, type PartitionFeed } from './partition-feed.ts';
+import { feedStream, type FeedBatch, type FeedLimits, type PartitionFeed } from './partition-feed.ts';
 import type { PartitionSlot } from './partition-actor.ts';
 import type { RouterMessage } from './protocol.ts';
 
 export interface RouterEnv {
   readonly js: JetStreamClient;
+  readonly jsm: JetStreamManager;
+  readonly publisher: AsyncPublisher;
   readonly store: KvCheckpointStore;
   readonly workerId: string;
   readonly log: Logger;
-  /** ms between records of the router's position. */
-  readonly checkpointIntervalMs: number;
-  readonly onFenced: (job: string) => void;
+  readonly feed: FeedLimits;
+  /** Largest message the server takes, bytes. */
+  readonly maxPayload: number;
+  readonly onFenced: (id: RouterId) => void;
 }
 
-const EMPTY = new Uint8Array(0);
+/** Most events in one routed message. */
+const ROUTED_BATCH_EVENTS = 256;
+
 let generations = 0;
 
-export class IngestRouterActor implements Behavior<RouterMessage> {
+export function toIngestRecord(m: { seq: number; data: Uint8Array; info: { timestampNanos: number }; headers?: { get(k: string): string } }): IngestRecord {
+  return { seq: m.seq, ingestTime: Math.floor(m.info.timestampNanos / 1e6), data: m.data, batch: m.headers ? batchCount(m.headers.get(HEADERS.batch) || undefined) : undefined };
+}
+
+export class IngestRouterActor<E> implements Behavior<RouterMessage> {
   private lease: PartitionLease | undefined;
   private feed: PartitionFeed | undefined;
+  private routing: IngestRouting<E> | undefined;
+  /** Per partition of this shard: the stream sequence of the last `.routed` message there (0: none). */
+  private readonly lastRoutedSeq = new Map<number, number>();
   private generation = 0;
-  private lastSeq = 0;
-  private lastCheckpointAt = Date.now();
+  private position = 0;
+  private recordedAt = Date.now();
   private fenced = false;
   private readonly log: Logger;
+  private readonly sideLog: RateLimitedLog;
 
   constructor(
-    private readonly job: Job<unknown>,
+    private readonly job: Job<E>,
+    private readonly id: RouterId,
     private readonly env: RouterEnv,
     private readonly slot: PartitionSlot,
   ) {
-    this.log = env.log.child({ job: job.name, router: true });
+    this.log = env.log.child({ job: job.name, router: id.router });
+    this.sideLog = new RateLimitedLog(this.log);
   }
 
   async preStart(ctx: ActorContext<RouterMessage>): Promise<void> {
@@ -54,7 +78,7 @@ export class IngestRouterActor implements Behavior<RouterMessage> {
       if (this.slot.lease) {
         seq = (await this.env.store.resume(this.slot.lease)).seq;
       } else {
-        const { lease, checkpoint } = await this.env.store.claim(this.job.name, ROUTER_PARTITION, this.env.workerId);
+        const { lease, checkpoint } = await this.env.store.claim(this.id, this.env.workerId);
         this.slot.lease = lease;
         seq = checkpoint.seq;
       }
@@ -64,7 +88,17 @@ export class IngestRouterActor implements Behavior<RouterMessage> {
       return;
     }
     this.lease = this.slot.lease;
-    this.lastSeq = seq;
+    this.position = seq;
+    const routing = new IngestRouting(this.job, this.id, { maxEvents: ROUTED_BATCH_EVENTS, maxBytes: Math.floor(this.env.maxPayload * 0.9) - 4_096 });
+    // What each partition already holds: a router killed after publishing but before recording its
+    // position must not publish those events a second time.
+    for (const p of routing.partitions()) {
+      const last = await this.env.jsm.streams.getMessage(inputStream(this.job.name), { last_by_subj: partitionSubject(partitionId(this.job.name, p), 'routed') }).catch(() => null);
+      this.lastRoutedSeq.set(p, last?.seq ?? 0);
+      const held = parseIngestPosition(last?.header.get(HEADERS.ingestSeq) || undefined);
+      if (held) routing.holdsUpTo(p, held);
+    }
+    this.routing = routing;
     const generation = ++generations;
     this.generation = generation;
     this.feed = await feedStream(
@@ -72,15 +106,17 @@ export class IngestRouterActor implements Behavior<RouterMessage> {
       ingestStream(this.job.name),
       undefined,
       seq + 1,
-      (messages) => ctx.self.send({ type: 'batch', generation, messages }),
+      this.env.feed,
+      toIngestRecord,
+      (batch) => ctx.self.send({ type: 'batch', generation, batch }),
       (error) => ctx.self.tell({ type: 'feed-failed', generation, error }),
     );
-    this.log.info({ epoch: this.lease!.epoch, fromSeq: seq + 1 }, 'ingest router started');
+    this.log.info({ epoch: this.lease!.epoch, fromSeq: seq + 1, partitions: routing.partitions().length }, 'ingest router started');
   }
 
   async receive(message: RouterMessage): Promise<void> {
     if (this.fenced) {
-      if (message.type === 'checkpoint') message.replyTo.fail(new Error(`the ingest router of ${this.job.name} was taken over`));
+      if (message.type === 'checkpoint') message.replyTo.fail(new ShardflowError('PARTITION_FENCED', `ingest router ${this.id.router} of ${this.job.name} was taken over`));
       return;
     }
     try {
@@ -91,11 +127,11 @@ export class IngestRouterActor implements Behavior<RouterMessage> {
           this.fenced = true; // released: route nothing more
           this.feed?.stop();
         }
-        message.replyTo.reply(this.lastSeq);
+        message.replyTo.reply(this.position);
       } else if (message.type === 'batch') {
-        if (message.generation === this.generation) await this.route(message.messages);
+        if (message.generation === this.generation) await this.route(message.batch);
       } else if (message.type === 'tick') {
-        if (this.lease && this.lastSeq !== this.lease.entry.seq && Date.now() - this.lastCheckpointAt >= this.env.checkpointIntervalMs) await this.record();
+        if (this.lease && this.position !== this.lease.entry.seq && Date.now() - this.recordedAt >= ROUTER_RECORD_MS) await this.record();
         else if (this.lease) await this.env.store.verify(this.lease);
       } else if (message.generation === this.generation) {
         throw message.error;
@@ -115,28 +151,73 @@ export class IngestRouterActor implements Behavior<RouterMessage> {
     this.feed?.stop();
   }
 
-  private async route(batch: JsMsg[]): Promise<void> {
-    const copies: Promise<unknown>[] = [];
-    for (const m of batch) {
-      if (m.seq <= this.lastSeq) continue;
-      const decoded = decodeEvent(this.job, m.data, Math.floor(m.info.timestampNanos / 1e6));
-      const partition = decoded.ok ? partitionOf(decoded.key, this.job.partitions) : fnv1a32(m.string()) % this.job.partitions;
-      copies.push(this.env.js.publish(partitionSubject(this.job.name, partition), m.data, { msgID: `ingest-${m.seq}` }));
-      this.lastSeq = m.seq;
+  private async route(batch: FeedBatch<IngestRecord>): Promise<void> {
+    const { messages, deadLetters } = this.routing!.route(batch.records);
+    const byPartition = new Map<number, RoutedMessage[]>();
+    for (const m of messages) byPartition.set(m.partition, [...(byPartition.get(m.partition) ?? []), m]);
+    await Promise.all([
+      ...[...byPartition.values()].map(async (list) => {
+        for (const m of list) await this.publishRouted(m);
+      }),
+      ...deadLetters.map((d) => this.deadLetter(d)),
+    ]);
+    const last = batch.records.at(-1);
+    if (last) this.position = last.seq;
+    if (Date.now() - this.recordedAt >= ROUTER_RECORD_MS) await this.record();
+  }
+
+  private async publishRouted(m: RoutedMessage): Promise<void> {
+    const id = partitionId(this.job.name, m.partition);
+    const subject = partitionSubject(id, 'routed');
+    const single = m.events.length === 1;
+    const headers: Record<string, string> = { [HEADERS.ingestSeq]: formatIngestPosition(m.last) };
+    if (!single) headers[HEADERS.batch] = String(m.events.length);
+    const expected = this.lastRoutedSeq.get(m.partition) ?? 0;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const ack = await this.env.publisher.publish(subject, single ? m.events[0]! : packEvents(m.events), { headers, expectLastSubjectSequence: expected });
+        this.lastRoutedSeq.set(m.partition, ack.seq);
+        return;
+      } catch (err) {
+        if (err instanceof PublishRefused && err.code === WRONG_LAST_SEQUENCE) {
+          // Either an earlier try of this very message was stored (its acknowledgement was lost), or
+          // another router wrote here since: then this one has lost the shard.
+          const stored = await this.env.jsm.streams.getMessage(inputStream(this.job.name), { last_by_subj: subject }).catch(() => null);
+          if (stored && stored.header.get(HEADERS.ingestSeq) === headers[HEADERS.ingestSeq]) {
+            this.lastRoutedSeq.set(m.partition, stored.seq);
+            return;
+          }
+          throw new ShardflowError('PARTITION_FENCED', `ingest router ${this.id.router} of ${this.job.name}: another router wrote to partition ${m.partition} (${err.message})`, { cause: err });
+        }
+        if (attempt >= 5) throw err;
+        await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+      }
     }
-    await Promise.all(copies);
-    if (Date.now() - this.lastCheckpointAt >= this.env.checkpointIntervalMs) await this.record();
+  }
+
+  private async deadLetter(d: RouterDeadLetter): Promise<void> {
+    metrics.deadLetters.inc({ job: this.job.name, reason: d.reason });
+    this.sideLog.warn({ reason: d.reason, ingestSeq: d.position.seq, index: d.position.index, detail: truncateForLog(d.message) }, 'event dead-lettered by the ingest router');
+    await this.env.publisher.publish(deadLetterSubject(this.job.name, INGEST_SOURCE, d.position.seq, d.position.index), d.data, {
+      headers: {
+        [HEADERS.reason]: d.reason,
+        [HEADERS.message]: cleanHeaderValue(d.message),
+        [HEADERS.partition]: INGEST_SOURCE,
+        [HEADERS.sourceSeq]: String(d.position.seq),
+        [HEADERS.sourceIndex]: String(d.position.index),
+      },
+    });
   }
 
   private async record(): Promise<void> {
-    await this.env.store.commit(this.lease!, this.lastSeq, EMPTY);
-    this.lastCheckpointAt = Date.now();
+    await this.env.store.commit(this.lease!, this.position, null);
+    this.recordedAt = Date.now();
   }
 
   private onFenced(err: Error): void {
     this.fenced = true;
     this.feed?.stop();
     this.log.warn({ err: err.message }, 'ingest router taken over by another worker: stopped');
-    this.env.onFenced(this.job.name);
+    this.env.onFenced(this.id);
   }
 }

@@ -3,24 +3,28 @@
 // machine, no Docker. Stopping checkpoints first; starting again resumes from the checkpoints, because
 // the nats-server store is kept in the data folder. For chaos runs it can also run on a 3-node NATS
 // cluster (streams and buckets with 3 replicas), pause and resume processes, restart one on purpose
-// and kill -9 / restart a NATS node.
+// and kill -9 / restart a NATS node. What it keeps on disk has ceilings: the NATS store
+// (SHARDFLOW_NATS_MAX_STORE) and each process's log (rotated by size).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
+import type { Writable } from 'node:stream';
+import { createStream } from 'rotating-file-stream';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { COORDINATION_BUCKET, coordinatorKey, inputStream, LOCAL_CONTROL_SUBJECT, workerKey } from '../common/names.ts';
 import { readLeader } from '../coordinator/protocol.ts';
 import type { LocalControlReply, LocalControlRequest } from './local-control.ts';
+import { loadConfig } from '../common/config.ts';
 import { ShardflowError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { seededRandom } from '../common/random.ts';
 import type { Job } from '../jobs/define-job.ts';
 import { NatsServerProcess, findNatsServerBinary, natsClusterNodes } from './nats-server.ts';
 import { JobProducer, produceHistory, produceLive } from './producer.ts';
-import { ensureJobTopology, openBucket } from './topology.ts';
+import { ensureJobTopology, openBucket } from '../nats/topology.ts';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'shardflow.mjs');
 
@@ -40,6 +44,26 @@ export interface LocalClusterOptions {
   /** 1 (default): one embedded nats-server on natsPort. 3: a 3-node JetStream cluster on free ports
    *  (natsPort unused), streams and buckets with 3 replicas, so that one node may die. */
   natsNodes?: 1 | 3;
+  /** Ceiling of each NATS server's JetStream store, bytes; default: SHARDFLOW_NATS_MAX_STORE of `env`. */
+  natsMaxStoreBytes?: number;
+}
+
+/** Size at which a process's log is rotated, MiB; with LOG_FILES_KEPT older files (gzipped), one
+ *  process's logs never take more than about 60 MiB, however long the cluster runs. */
+export const LOG_FILE_MIB = 10;
+export const LOG_FILES_KEPT = 5;
+
+/**
+ * A log file that rotates by size: `<file>` is always the current one, `<file>.1.gz` the newest
+ * rotated one, up to `<file>.5.gz`, the oldest, which the next rotation deletes. Appends to an existing
+ * file, so that a process's log goes on across its restarts and across `npm start`s. A failure to
+ * write (disk full) is reported to `onError` and ends the stream, never the launcher.
+ */
+export function openProcessLog(file: string, onError: (err: Error) => void = () => {}): Writable {
+  const stream = createStream(file, { size: `${LOG_FILE_MIB}M`, rotate: LOG_FILES_KEPT, compress: 'gzip' });
+  stream.on('error', onError);
+  stream.on('warning', onError);
+  return stream;
 }
 
 /** A child `shardflow` process whose output goes to a log file. */
@@ -50,6 +74,9 @@ class Child {
   private deliberate = false;
   /** Called when the process exits on its own after having started (a crash). */
   onCrash: ((code: number | null, signal: NodeJS.Signals | null) => void) | undefined;
+  /** One log stream across the process's restarts: two streams rotating the same file would rename
+   *  it under each other. */
+  private out: Writable | undefined;
 
   constructor(
     readonly role: 'coordinator' | 'worker',
@@ -57,6 +84,7 @@ class Child {
     private readonly args: string[],
     private readonly env: Record<string, string>,
     private readonly logFile: string,
+    private readonly onLogError: (err: Error) => void,
   ) {}
 
   get pid(): number | undefined {
@@ -65,7 +93,8 @@ class Child {
 
   /** Starts the process; `ready` tells when it has joined (its heartbeat is in the control plane). */
   async start(ready: () => Promise<boolean>): Promise<void> {
-    const out = createWriteStream(this.logFile, { flags: 'a' });
+    if (!this.out || this.out.destroyed) this.out = openProcessLog(this.logFile, this.onLogError);
+    const out = this.out;
     const child = spawn(process.execPath, [BIN, this.role, '--id', this.id, ...this.args], { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     this.deliberate = false;
@@ -76,7 +105,13 @@ class Child {
     });
     child.stdout!.pipe(out, { end: false });
     child.stderr!.pipe(out, { end: false });
-    child.once('exit', () => out.end());
+    // A log that failed must not block the process on a full pipe: its output is dropped instead.
+    const logFailed = () => {
+      child.stdout!.resume();
+      child.stderr!.resume();
+    };
+    out.once('error', logFailed);
+    child.once('close', () => out.off('error', logFailed));
     const deadline = Date.now() + 60_000;
     while (!(await ready())) {
       if (child.exitCode !== null) throw new ShardflowError('CONFIG_INVALID', `${this.role} ${this.id} exited at start with code ${child.exitCode}; see ${this.logFile}`);
@@ -115,9 +150,24 @@ class Child {
     await this.exited;
     clearTimeout(timer);
   }
+
+  /** Flushes and closes the log, once the process is stopped for good. */
+  async closeLog(): Promise<void> {
+    const out = this.out;
+    this.out = undefined;
+    if (!out || out.destroyed) return;
+    await new Promise<void>((resolve) => out.end(resolve));
+  }
 }
 
 export type ProcessInfo = { role: string; id: string; pid: number | undefined };
+
+/** Version of what a data folder's NATS store holds (input subjects, checkpoint snapshots, ...), in
+ *  `<data dir>/FORMAT`. Raise it when a release can no longer read what the previous one wrote; a store
+ *  without the file is from before it existed (format 1). */
+export const DATA_FORMAT = 2;
+
+const MiB = 1024 * 1024;
 
 export class LocalCluster {
   private readonly natsServers: NatsServerProcess[] = [];
@@ -130,6 +180,8 @@ export class LocalCluster {
   private since = 0;
   private stopping = false;
   private readonly restarts = new Set<Promise<void>>();
+  /** Where a log that fails to be written is reported (the launcher's own log). */
+  private readonly logFailed = (err: Error) => this.options.log.warn({ err: err.message }, 'a process log could not be written');
   produced = 0;
   /** Coordinators and workers that exited on their own (and were restarted). */
   crashes: { id: string; code: number | null; signal: string | null; at: number }[] = [];
@@ -138,7 +190,10 @@ export class LocalCluster {
   /** ms after which a process killed with `kill` is started again (a restart policy). */
   static readonly RESTART_AFTER_MS = 1_000;
 
-  private constructor(private readonly options: LocalClusterOptions) {}
+  private constructor(
+    private readonly options: LocalClusterOptions,
+    private readonly natsMaxStoreBytes: number,
+  ) {}
 
   private get replicas(): number {
     return this.options.natsNodes === 3 ? 3 : 1;
@@ -172,7 +227,17 @@ export class LocalCluster {
         `port ${options.natsPort} is already in use: another \`shardflow up\` may be running (stop it with Ctrl-C), or choose another port with SHARDFLOW_NATS_URL=nats://127.0.0.1:<port>`,
       );
     }
-    const cluster = new LocalCluster(options);
+    const maxStore = options.natsMaxStoreBytes ?? loadConfig(options.env).NATS_MAX_STORE;
+    // JetStream would refuse the job's streams, and a single server would not say why this clearly.
+    const reserved = Object.values(options.job.retention).reduce((sum, r) => sum + r.maxBytes, 0);
+    if (reserved > maxStore) {
+      throw new ShardflowError(
+        'CONFIG_INVALID',
+        `the streams of job ${options.job.name} reserve ${Math.ceil(reserved / MiB)} MiB of the NATS store (the maxBytes of its retention) but SHARDFLOW_NATS_MAX_STORE allows ${Math.floor(maxStore / MiB)} MiB: raise SHARDFLOW_NATS_MAX_STORE (e.g. ${Math.ceil((2 * reserved) / 1024 / MiB)}GiB) or lower the job's retention`,
+      );
+    }
+    claimDataFolder(options.dataDir);
+    const cluster = new LocalCluster(options, maxStore);
     mkdirSync(cluster.logDir, { recursive: true });
     try {
       await cluster.start();
@@ -191,7 +256,7 @@ export class LocalCluster {
     const nc = this.nc;
     await whenJetStreamReady("create the job's streams and buckets", async () => ensureJobTopology(nc, await jetstreamManager(nc), job.name, { replicas: this.replicas }));
     for (let i = 1; i <= this.options.coordinators; i++) {
-      this.coordinators.push(this.supervised(new Child('coordinator', `c${i}`, [], this.childEnv(), this.logFile(`c${i}`))));
+      this.coordinators.push(this.supervised(new Child('coordinator', `c${i}`, [], this.childEnv(), this.logFile(`c${i}`), this.logFailed)));
     }
     for (let i = 1; i <= this.options.workers; i++) this.workers.push(this.newWorker(i));
     this.kv = await whenJetStreamReady('create the coordination bucket', () => openBucket(nc, COORDINATION_BUCKET, this.replicas));
@@ -218,8 +283,9 @@ export class LocalCluster {
   /** One server, or a 3-node cluster whose nodes route to each other (ports picked free). */
   private async startNats(): Promise<void> {
     const dir = join(this.options.dataDir, 'nats');
-    if (this.options.natsNodes === 3) this.natsServers.push(...(await natsClusterNodes(dir, 3)));
-    else this.natsServers.push(new NatsServerProcess({ dir, port: this.options.natsPort }, findNatsServerBinary()));
+    const limits = { maxStoreBytes: this.natsMaxStoreBytes };
+    if (this.options.natsNodes === 3) this.natsServers.push(...(await natsClusterNodes(dir, 3, undefined, limits)));
+    else this.natsServers.push(new NatsServerProcess({ dir, port: this.options.natsPort, ...limits }, findNatsServerBinary()));
     await Promise.all(this.natsServers.map((s) => s.start()));
   }
 
@@ -231,10 +297,11 @@ export class LocalCluster {
   }
 
   private newWorker(index: number): Child {
-    return this.supervised(new Child('worker', `w${index}`, ['--job', this.options.jobSpec], this.childEnv(), this.logFile(`w${index}`)));
+    return this.supervised(new Child('worker', `w${index}`, ['--job', this.options.jobSpec], this.childEnv(), this.logFile(`w${index}`), this.logFailed));
   }
 
-  /** The log file of a coordinator or worker (appended to across its restarts). */
+  /** The current log file of a coordinator or worker (appended to across its restarts; rotated to
+   *  `<file>.1.gz` .. `<file>.5.gz` past 10 MiB, see openProcessLog). */
   logFile(id: string): string {
     return join(this.logDir, `${id}.log`);
   }
@@ -324,7 +391,12 @@ export class LocalCluster {
       await this.startChild(w);
     }
     const leaving = this.workers.splice(count);
-    await Promise.all(leaving.map((w) => w.stop()));
+    await Promise.all(
+      leaving.map(async (w) => {
+        await w.stop();
+        await w.closeLog();
+      }),
+    );
     return this.workerIds();
   }
 
@@ -410,7 +482,7 @@ export class LocalCluster {
    *  the first windows close and show results within seconds instead of after a whole window. */
   private async produce(): Promise<void> {
     const { job, rate } = this.options;
-    const producer = new JobProducer(jetstream(this.nc!), job, { producerId: `up-${Date.now()}` });
+    const producer = new JobProducer(this.nc!, job, { producerId: `up-${Date.now()}` });
     const random = seededRandom(Date.now() & 0xffffff);
     const stored = (await (await jetstreamManager(this.nc!)).streams.info(inputStream(job.name))).state.messages;
     if (stored === 0) {
@@ -431,9 +503,32 @@ export class LocalCluster {
     await this.producing?.catch(() => {});
     await Promise.all(this.workers.map((w) => w.stop()));
     await Promise.all(this.coordinators.map((c) => c.stop()));
+    await Promise.all([...this.workers, ...this.coordinators].map((c) => c.closeLog()));
     await this.nc?.close().catch(() => {});
     await Promise.all(this.natsServers.map((s) => s.stop()));
   }
+}
+
+/**
+ * Refuses a data folder whose NATS store an older (or newer) shardflow wrote: its workers would fail
+ * on every message and checkpoint instead. A folder without a store is marked as this version's.
+ */
+export function claimDataFolder(dataDir: string): void {
+  const natsDir = join(dataDir, 'nats');
+  const markerFile = join(dataDir, 'FORMAT');
+  if (!existsSync(natsDir)) {
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(markerFile, `${DATA_FORMAT}\n`);
+    return;
+  }
+  const marker = existsSync(markerFile) ? readFileSync(markerFile, 'utf8').trim() : undefined;
+  const found = marker === undefined ? 1 : Number(marker);
+  if (found === DATA_FORMAT) return;
+  const made = found > DATA_FORMAT ? `a newer shardflow (data format ${found})` : `an older shardflow (data format ${marker === undefined ? '1, no FORMAT file' : JSON.stringify(marker)})`;
+  throw new ShardflowError(
+    'CONFIG_INVALID',
+    `${natsDir} was made by ${made} and this version reads format ${DATA_FORMAT} only: nothing in it can be read by this version; move it away (mv ${natsDir} ${natsDir}.old) or delete it (rm -rf ${natsDir}), or set SHARDFLOW_DATA_DIR to another folder, then start again`,
+  );
 }
 
 /** A new JetStream cluster answers API calls, and can place replicated streams, only once it has

@@ -17,6 +17,13 @@ export interface NatsServerOptions {
   name?: string;
   /** Largest message the server accepts, bytes. Default 1 MiB (the nats-server default). */
   maxPayload?: number;
+  /** Ceiling of the JetStream file store, bytes (max_file_store). Unset: nats-server's default, up to
+   *  75% of the free disk. JetStream reserves each stream's max_bytes against it when the stream is
+   *  created, so it must exceed the sum of the max_bytes of all streams, not only what they hold. */
+  maxStoreBytes?: number;
+  /** Ceiling of the JetStream memory store, bytes (max_memory_store). Unset: nats-server's default, up
+   *  to 75% of the machine's memory. */
+  maxMemoryStoreBytes?: number;
   cluster?: { name: string; port: number; routes: number[] };
   /** Path of the nats-server binary; default: found on PATH or in /usr/sbin. */
   binary?: string;
@@ -66,13 +73,18 @@ export class NatsServerProcess {
 
   /** Starts (or restarts) the server and resolves once it accepts connections. */
   async start(): Promise<void> {
-    const { dir, port, name, maxPayload, cluster } = this.options;
+    const { dir, port, name, maxPayload, maxStoreBytes, maxMemoryStoreBytes, cluster } = this.options;
     mkdirSync(dir, { recursive: true });
+    const jetstreamSettings = [
+      `store_dir: "${join(dir, 'jetstream')}"`,
+      maxStoreBytes !== undefined ? `max_file_store: ${storeLimit(maxStoreBytes, 'maxStoreBytes')}` : '',
+      maxMemoryStoreBytes !== undefined ? `max_memory_store: ${storeLimit(maxMemoryStoreBytes, 'maxMemoryStoreBytes')}` : '',
+    ];
     const lines = [
       `listen: "127.0.0.1:${port}"`,
       name ? `server_name: "${name}"` : '',
       `max_payload: ${maxPayload ?? 1024 * 1024}`,
-      `jetstream { store_dir: "${join(dir, 'jetstream')}" }`,
+      `jetstream { ${jetstreamSettings.filter(Boolean).join(', ')} }`,
       cluster
         ? `cluster { name: "${cluster.name}", listen: "127.0.0.1:${cluster.port}", routes: [${cluster.routes.map((p) => `"nats://127.0.0.1:${p}"`).join(', ')}] }`
         : '',
@@ -121,9 +133,11 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
   return server;
 }
 
+export type StoreLimits = Pick<NatsServerOptions, 'maxStoreBytes' | 'maxMemoryStoreBytes'>;
+
 /** The nodes of a JetStream cluster of `size` on free loopback ports, in subfolders `n1`.. of `dir`
- *  (named like them), each routing to the others; not started yet. */
-export async function natsClusterNodes(dir: string, size = 3, maxPayload?: number): Promise<NatsServerProcess[]> {
+ *  (named like them), each routing to the others; not started yet. Store limits apply to each node. */
+export async function natsClusterNodes(dir: string, size = 3, maxPayload?: number, storeLimits: StoreLimits = {}): Promise<NatsServerProcess[]> {
   const binary = findNatsServerBinary();
   const clientPorts: number[] = [];
   const routePorts: number[] = [];
@@ -134,17 +148,24 @@ export async function natsClusterNodes(dir: string, size = 3, maxPayload?: numbe
   return clientPorts.map(
     (port, i) =>
       new NatsServerProcess(
-        { dir: join(dir, `n${i + 1}`), port, name: `n${i + 1}`, maxPayload, cluster: { name: 'shardflow', port: routePorts[i]!, routes: routePorts.filter((_, j) => j !== i) } },
+        { dir: join(dir, `n${i + 1}`), port, name: `n${i + 1}`, maxPayload, ...storeLimits, cluster: { name: 'shardflow', port: routePorts[i]!, routes: routePorts.filter((_, j) => j !== i) } },
         binary,
       ),
   );
 }
 
 /** A started JetStream cluster of `size` nodes (see natsClusterNodes). */
-export async function startNatsCluster(dir: string, size = 3, maxPayload?: number): Promise<NatsServerProcess[]> {
-  const servers = await natsClusterNodes(dir, size, maxPayload);
+export async function startNatsCluster(dir: string, size = 3, maxPayload?: number, storeLimits: StoreLimits = {}): Promise<NatsServerProcess[]> {
+  const servers = await natsClusterNodes(dir, size, maxPayload, storeLimits);
   await Promise.all(servers.map((s) => s.start()));
   return servers;
+}
+
+/** nats-server reads `1e10` or `1.5` as something else than bytes (or refuses to start with a vaguer
+ *  message): only whole numbers go into its config. */
+function storeLimit(bytes: number, option: string): string {
+  if (!Number.isSafeInteger(bytes) || bytes < 1) throw new ShardflowError('CONFIG_INVALID', `nats-server ${option} must be a whole number of bytes >= 1, got ${bytes}`);
+  return String(bytes);
 }
 
 function acceptsConnections(port: number): Promise<boolean> {

@@ -1,25 +1,28 @@
-// The actor that owns one partition of a job on a worker. On start it takes the partition (a new
-// ownership epoch), restores the window operator from the latest checkpoint and reads the partition
-// from the sequence after it. Each batch goes through decoding and the window operator; results go
-// to the sink, dead letters and late events to their side outputs, all awaited before the next batch.
-// A checkpoint (operator snapshot + the sequence it covers) is stored every interval or N events,
-// always after the outputs it covers are durable. A restart after a failure is a recovery from the
-// checkpoint, exactly as after a crash.
-import { headers as natsHeaders } from '@nats-io/transport-node';
-import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
+// The actor that owns one partition of a job on a worker: a thin shell around the pure PartitionTask.
+// On start it takes the partition (a new ownership epoch, or the same lease after a restart),
+// restores the task from the latest checkpoint and reads the partition from the sequence after it.
+// Each batch goes through the task; its effects go to PartitionOutputs, which writes them in the
+// background (checkpoints only after the outputs they cover). The shell keeps what needs the outside
+// world: the lease check, the stall check, writing idle markers. A restart after a failure is a
+// recovery from the checkpoint, exactly as after a crash.
+import type { JetStreamClient } from '@nats-io/jetstream';
 import type { ActorContext, Behavior } from '../actors/index.ts';
-import { isShardflowError } from '../common/errors.ts';
+import { isShardflowError, ShardflowError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { initPartitionMetrics, metrics } from '../common/metrics.ts';
-import { deadLetterSubject, HEADERS, inputStream, lateSubject, partitionSubject } from '../common/names.ts';
-import type { EngineRecord } from '../engine/records.ts';
-import { WindowOperator } from '../engine/window-operator.ts';
+import { HEADERS, inputStream, partitionSubject, type PartitionId } from '../common/names.ts';
+import { RateLimitedLog } from '../common/rate-limited-log.ts';
+import { LEASE_CHECK_MS, STALL_BEHIND_MS, STALL_CHECK_MS } from '../common/timing.ts';
 import type { Job } from '../jobs/define-job.ts';
-import { DEAD_LETTER_REASONS, decodeEvent } from '../jobs/event-decoder.ts';
-import type { Checkpoint, KvCheckpointStore, PartitionLease } from './checkpoint-store.ts';
-import { feedPartition, type PartitionFeed } from './partition-feed.ts';
+import { DEAD_LETTER_REASONS } from '../jobs/event-decoder.ts';
+import type { Effect, InputRecord } from '../task/effects.ts';
+import { PartitionTask, type StepCounts, type TaskOptions } from '../task/partition-task.ts';
+import type { AsyncPublisher } from '../nats/async-publisher.ts';
+import type { KvCheckpointStore, PartitionLease } from './checkpoint-store.ts';
+import { PartitionOutputs } from './partition-outputs.ts';
+import { feedPartition, type FeedBatch, type FeedLimits, type PartitionFeed } from './partition-feed.ts';
 import type { CheckpointReport, PartitionMessage } from './protocol.ts';
-import type { Sink, SinkWrite } from './sinks/sink.ts';
+import type { Sink } from './sinks/sink.ts';
 
 /** What outlives one actor instance of a partition: the lease, so a restart resumes instead of
  *  taking the partition again. Owned by the worker, one per partition. */
@@ -29,18 +32,17 @@ export interface PartitionSlot {
 
 export interface PartitionEnv {
   readonly js: JetStreamClient;
+  readonly publisher: AsyncPublisher;
   readonly store: KvCheckpointStore;
   readonly sink: Sink;
   readonly workerId: string;
   readonly log: Logger;
-  /** ms between checkpoints. */
-  readonly checkpointIntervalMs: number;
-  /** Events after which a checkpoint is taken even before the interval. */
-  readonly checkpointEveryEvents: number;
+  readonly task: TaskOptions;
+  readonly feed: FeedLimits;
   /** Called when another worker took the partition over; the worker stops this actor. */
-  readonly onFenced: (job: string, partition: number) => void;
-  /** Whether everything published to the job's ingest subject has reached the partitions: a
-   *  partition is not idle while the router still has a backlog for it. */
+  readonly onFenced: (id: PartitionId) => void;
+  /** Whether the job's ingest routers have moved everything published so far to this partition: a
+   *  partition is not idle while they still have a backlog for it. */
   readonly upstreamCaughtUp: () => Promise<boolean>;
   /** Reports the partition's unprocessed messages after each batch (for heartbeats and status). */
   readonly onLag?: (lag: number) => void;
@@ -49,116 +51,98 @@ export interface PartitionEnv {
 
 let generations = 0;
 
-/** ms between checks that this worker still owns the partition. */
-const LEASE_CHECK_MS = 1_000;
-/** A caught-up partition that received nothing for this long checks that its log has nothing newer. */
-const STALL_CHECK_MS = 3_000;
-/** The same for a partition still working through a backlog (its first batch after a restore of a
- *  large state on a loaded machine can take seconds; that is not a stall). */
-const STALL_BEHIND_MS = 30_000;
-
 export class PartitionActor<E> implements Behavior<PartitionMessage> {
   private lease: PartitionLease | undefined;
-  private operator: WindowOperator<E> | undefined;
+  private task: PartitionTask<E> | undefined;
+  private outputs: PartitionOutputs | undefined;
   private feed: PartitionFeed | undefined;
   private generation = 0;
-  private lastSeq = 0;
-  private currentSeq = 0;
   private caughtUp = false;
-  private lastMessageAt: number;
-  private markerAfterSeq = -1;
-  private eventsSinceCheckpoint = 0;
-  private lastCheckpointAt: number;
   private fenced = false;
   private lastLeaseCheckAt = 0;
   private lastStallCheckAt = 0;
   private reportedFirstBatch = false;
-  private writes: SinkWrite[] = [];
-  /** The sink batch being written while the next batch is processed (at most one). */
-  private sinkInFlight: Promise<void> | undefined;
-  private sideOutputs: Promise<unknown>[] = [];
+  private lastReport: CheckpointReport | undefined;
   private readonly log: Logger;
+  private readonly sideLog: RateLimitedLog;
   private readonly now: () => number;
   private readonly labels: { job: string; partition: string };
 
   constructor(
     private readonly job: Job<E>,
-    private readonly partition: number,
+    private readonly id: PartitionId,
     private readonly env: PartitionEnv,
     private readonly slot: PartitionSlot,
   ) {
     this.now = env.clock ?? Date.now;
-    this.lastMessageAt = this.now();
-    this.lastCheckpointAt = this.now();
-    this.log = env.log.child({ job: job.name, partition });
-    this.labels = { job: job.name, partition: String(partition) };
+    this.log = env.log.child({ job: job.name, partition: id.index });
+    this.sideLog = new RateLimitedLog(this.log);
+    this.labels = { job: job.name, partition: String(id.index) };
     initPartitionMetrics(this.labels, DEAD_LETTER_REASONS);
   }
 
   async preStart(ctx: ActorContext<PartitionMessage>): Promise<void> {
-    let lease: PartitionLease;
-    let checkpoint: Checkpoint;
+    let checkpoint;
     if (this.slot.lease) {
-      lease = this.slot.lease;
       try {
-        checkpoint = await this.env.store.resume(lease);
+        checkpoint = await this.env.store.resume(this.slot.lease);
       } catch (err) {
         if (!isShardflowError(err, 'PARTITION_FENCED')) throw err;
         this.onFenced(err);
         return;
       }
     } else {
-      ({ lease, checkpoint } = await this.env.store.claim(this.job.name, this.partition, this.env.workerId));
-      this.slot.lease = lease;
+      const claimed = await this.env.store.claim(this.id, this.env.workerId);
+      this.slot.lease = claimed.lease;
+      checkpoint = claimed.checkpoint;
     }
+    const lease = this.slot.lease;
     this.lease = lease;
-    const operator = new WindowOperator<E>({
-      window: this.job.window,
-      aggregates: this.job.aggregates,
-      maxOutOfOrderness: this.job.maxOutOfOrderness,
-      allowedLateness: this.job.allowedLateness,
-      emit: (r) => this.onRecord(r),
+    this.task = new PartitionTask(this.job, this.id, this.env.task, checkpoint, this.now());
+    this.outputs = new PartitionOutputs({
+      id: this.id,
+      publisher: this.env.publisher,
+      sink: this.env.sink,
+      store: this.env.store,
+      lease,
+      log: this.sideLog,
+      onCheckpoint: (seq, stored, bytes, ms) => this.onCheckpoint(seq, stored, bytes, ms),
     });
-    if (checkpoint.snapshot) operator.restore(checkpoint.snapshot);
-    this.operator = operator;
-    this.lastSeq = checkpoint.seq;
     const generation = ++generations;
     this.generation = generation;
     this.feed = await feedPartition(
       this.env.js,
-      this.job.name,
-      this.partition,
+      this.id,
       checkpoint.seq + 1,
-      (messages) => ctx.self.send({ type: 'batch', generation, messages }),
+      this.env.feed,
+      (batch) => ctx.self.send({ type: 'batch', generation, batch }),
       (error) => ctx.self.tell({ type: 'feed-failed', generation, error }),
     );
     // A partition restored at the end of its log gets no batch: it is caught up from the start.
     this.caughtUp = this.feed.pendingAtStart === 0;
-    // Quiet time counts from when the feed exists, not from before the restore.
-    this.lastMessageAt = this.now();
     this.log.info({ epoch: lease.epoch, fromSeq: checkpoint.seq + 1, restoredBytes: checkpoint.snapshot?.byteLength ?? 0 }, 'partition started');
   }
 
   async receive(message: PartitionMessage): Promise<void> {
     if (this.fenced) {
-      if (message.type === 'checkpoint') message.replyTo.fail(new Error(`partition ${this.job.name}/${this.partition} was taken over`));
+      if (message.type === 'checkpoint') message.replyTo.fail(new ShardflowError('PARTITION_FENCED', `partition ${this.job.name}/${this.id.index} was taken over`));
       return;
     }
     try {
       switch (message.type) {
         case 'batch':
-          if (message.generation === this.generation) await this.processBatch(message.messages);
+          if (message.generation === this.generation) await this.onBatch(message.batch);
           return;
         case 'tick':
           await this.onTick();
           return;
         case 'checkpoint': {
-          const report = await this.checkpoint(true);
+          const report = await this.checkpointNow();
           if (message.release) {
             await this.env.store.release(this.lease!);
             // Released: nothing more may be read or written here, not even a batch already queued.
             this.fenced = true;
-            this.feed?.stop();
+            this.stopIo();
           }
           message.replyTo.reply(report);
           return;
@@ -168,71 +152,46 @@ export class PartitionActor<E> implements Behavior<PartitionMessage> {
           return;
       }
     } catch (err) {
-      if (!isShardflowError(err, 'PARTITION_FENCED')) {
-        if (message.type === 'checkpoint') message.replyTo.fail(err instanceof Error ? err : new Error(String(err)));
-        throw err;
-      }
-      if (message.type === 'checkpoint') message.replyTo.fail(err);
+      if (message.type === 'checkpoint') message.replyTo.fail(err instanceof Error ? err : new Error(String(err)));
+      if (!isShardflowError(err, 'PARTITION_FENCED')) throw err;
       this.onFenced(err);
     }
+  }
+
+  preRestart(): void {
+    this.stopIo();
+  }
+
+  postStop(): void {
+    this.stopIo();
+  }
+
+  private stopIo(): void {
+    this.feed?.stop();
+    this.outputs?.close();
   }
 
   /** Another worker owns the partition now: stop reading and writing; the worker stops this actor. */
   private onFenced(err: Error): void {
     this.fenced = true;
-    this.feed?.stop();
+    this.stopIo();
     metrics.fenced.inc({ job: this.job.name });
     this.log.warn({ err: err.message }, 'partition taken over by another worker: stopped, nothing written');
-    this.env.onFenced(this.job.name, this.partition);
+    this.env.onFenced(this.id);
   }
 
-  preRestart(): void {
-    this.feed?.stop();
-  }
-
-  postStop(): void {
-    this.feed?.stop();
-  }
-
-  private async processBatch(messages: JsMsg[]): Promise<void> {
-    const operator = this.operator!;
-    let processed = 0;
-    for (const m of messages) {
-      if (m.seq <= this.lastSeq) continue;
-      this.currentSeq = m.seq;
-      // Markers have an empty body; reading headers only then spares decoding them on every event.
-      if (m.data.byteLength === 0 && m.headers?.get(HEADERS.control) === 'idle') {
-        const watermark = Number(m.headers!.get(HEADERS.watermark));
-        if (Number.isFinite(watermark)) operator.advanceWatermark(watermark);
-      } else {
-        const decoded = decodeEvent(this.job, m.data, Math.floor(m.info.timestampNanos / 1e6));
-        if (decoded.ok) {
-          operator.process(decoded.key, decoded.eventTime, decoded.event);
-          processed++;
-        } else {
-          this.deadLetter(m, decoded.reason, decoded.message);
-        }
-      }
-      this.lastSeq = m.seq;
-      this.eventsSinceCheckpoint++;
-    }
-    const last = messages.at(-1);
-    if (last) {
-      this.caughtUp = last.info.pending === 0;
-      metrics.consumerLag.set(this.labels, last.info.pending);
-      this.env.onLag?.(last.info.pending);
-      if (!this.reportedFirstBatch) {
-        this.reportedFirstBatch = true;
-        this.log.info({ epoch: this.lease?.epoch, seq: last.seq, at: Date.now() }, 'first batch processed');
-      }
-    }
-    this.lastMessageAt = this.now();
-    metrics.eventsIn.inc(this.labels, messages.length);
-    metrics.eventsProcessed.inc(this.labels, processed);
-    if (Number.isFinite(operator.watermark)) metrics.watermarkDelay.set(this.labels, (Date.now() - operator.watermark) / 1000);
-    await this.flushOutputs(false);
-    if (this.eventsSinceCheckpoint >= this.env.checkpointEveryEvents || this.now() - this.lastCheckpointAt >= this.env.checkpointIntervalMs) {
-      await this.checkpoint(false);
+  private async onBatch(batch: FeedBatch<InputRecord>): Promise<void> {
+    const outputs = this.outputs!;
+    await outputs.ready();
+    const { effects, counts } = this.task!.step(batch.records, this.now());
+    outputs.run(effects);
+    this.caughtUp = batch.pending === 0;
+    this.record(counts);
+    metrics.consumerLag.set(this.labels, batch.pending);
+    this.env.onLag?.(batch.pending);
+    if (!this.reportedFirstBatch && batch.records.length > 0) {
+      this.reportedFirstBatch = true;
+      this.log.info({ epoch: this.lease?.epoch, seq: batch.records.at(-1)!.seq, at: Date.now() }, 'first batch processed');
     }
   }
 
@@ -243,139 +202,103 @@ export class PartitionActor<E> implements Behavior<PartitionMessage> {
       this.lastLeaseCheckAt = now;
       await this.env.store.verify(this.lease!);
     }
-    if (this.eventsSinceCheckpoint > 0 && now - this.lastCheckpointAt >= this.env.checkpointIntervalMs) await this.checkpoint(false);
+    if (this.outputs!.failed) throw this.outputs!.failed;
     await this.checkStalled(now);
-    await this.maybeMarkIdle(now);
+    const { effects, counts } = this.task!.tick(now, this.caughtUp);
+    this.outputs!.run(effects);
+    this.record(counts);
+    for (const e of effects) if (e.type === 'idle-marker') await this.writeIdleMarker(e);
+  }
+
+  private record(counts: StepCounts): void {
+    const task = this.task!;
+    const events = counts.processed + counts.deadLettered + counts.late;
+    if (events > 0) metrics.eventsIn.inc(this.labels, events);
+    if (counts.processed > 0) metrics.eventsProcessed.inc(this.labels, counts.processed);
+    if (Number.isFinite(task.watermark)) metrics.watermarkDelay.set(this.labels, (Date.now() - task.watermark) / 1000);
+    metrics.partitionKeys.set(this.labels, task.keys);
+    metrics.partitionOpenWindows.set(this.labels, task.openWindows);
+    metrics.partitionStateBytes.set(this.labels, task.stateBytes);
+  }
+
+  private onCheckpoint(seq: number, stored: boolean, bytes: number, ms: number): void {
+    if (!this.task) return;
+    if (stored) {
+      this.task.checkpointStored(seq);
+      metrics.checkpointBytes.set(this.labels, bytes);
+      metrics.checkpointDuration.observe({ job: this.job.name }, ms / 1000);
+      this.lastReport = { job: this.job.name, partition: this.id.index, seq, bytes, ms };
+    } else {
+      this.task.checkpointFailed();
+    }
+  }
+
+  /** A checkpoint of everything processed so far, stored before this returns. */
+  private async checkpointNow(): Promise<CheckpointReport> {
+    const task = this.task!;
+    const outputs = this.outputs!;
+    await outputs.drain();
+    if (task.checkpointedUpTo === task.processedUpTo && this.lastReport) return this.lastReport;
+    const effect = task.checkpointNow(this.now());
+    await outputs.checkpoint(effect);
+    if (task.checkpointedUpTo < effect.seq) throw new Error(`the checkpoint of ${this.job.name}/${this.id.index} at ${effect.seq} could not be stored`);
+    return this.lastReport!;
   }
 
   /**
    * A consumer whose NATS node died can stop delivering without an error (seen when a node of a
    * 3-node cluster is killed). A quiet partition therefore asks now and then for the last message
-   * stored on its subject; if that is newer than what it processed, the feed is stalled, and failing
+   * stored on its subjects; if that is newer than what it processed, the feed is stalled, and failing
    * here restarts the partition from its checkpoint with a new feed.
    */
   private async checkStalled(now: number): Promise<void> {
-    const quietFor = now - this.lastMessageAt;
+    const task = this.task!;
+    const quietFor = now - task.quietSince;
     if (quietFor < (this.caughtUp ? STALL_CHECK_MS : STALL_BEHIND_MS) || now - this.lastStallCheckAt < STALL_CHECK_MS) return;
     this.lastStallCheckAt = now;
-    let stored: number;
+    const stored = await this.latestStored();
+    if (stored !== undefined && stored > task.processedUpTo) {
+      throw new Error(`partition feed stalled: the log holds messages up to ${stored} but nothing after ${task.processedUpTo} arrived for ${quietFor} ms`);
+    }
+  }
+
+  /** The sequence of the last event stored in the partition, undefined when it cannot be known now. */
+  private async latestStored(): Promise<number | undefined> {
     try {
       const jsm = await this.env.js.jetstreamManager(false);
-      stored = (await jsm.streams.getMessage(inputStream(this.job.name), { last_by_subj: partitionSubject(this.job.name, this.partition) }))?.seq ?? 0;
+      const last = async (kind: 'event' | 'routed') =>
+        (await jsm.streams.getMessage(inputStream(this.job.name), { last_by_subj: partitionSubject(this.id, kind) }).catch((err: unknown) => {
+          if (/no message found/i.test(String((err as Error).message))) return null;
+          throw err;
+        }))?.seq ?? 0;
+      const [events, routed] = await Promise.all([last('event'), last('routed')]);
+      return Math.max(events, routed);
     } catch {
-      return; // No answer (NATS failing over) or no message at all: nothing to conclude.
-    }
-    if (stored > this.lastSeq) {
-      throw new Error(`partition feed stalled: the log holds messages up to ${stored} but nothing after ${this.lastSeq} arrived for ${quietFor} ms`);
+      return undefined; // no answer (NATS failing over): nothing to conclude
     }
   }
 
   /**
-   * A partition that is caught up and has been quiet for the job's idle timeout gets a watermark marker
-   * written into its own log: the watermark moves to the wall clock minus the out-of-orderness bound
-   * (or the latest event time, if later), so windows that ended before it fire. Because the marker is
-   * in the log, every replay meets it at the same position. The publish only succeeds if nothing was
-   * appended to the partition since the last message seen here.
+   * Writes the watermark marker the task proposed, unless events arrived after the position it was
+   * proposed at or the routers still hold events for this partition. Because the marker is in the
+   * log, every replay meets it at the same position. The message id makes a retried write land once.
    */
-  private async maybeMarkIdle(now: number): Promise<void> {
-    const operator = this.operator!;
-    if (!this.caughtUp || this.lastSeq === 0 || this.markerAfterSeq === this.lastSeq) return;
-    if (now - this.lastMessageAt < this.job.idleTimeout) return;
-    const watermark = Math.max(operator.latestEventTime, now - this.job.maxOutOfOrderness - 1);
-    if (!(watermark > operator.watermark && watermark >= operator.nextFireTime)) return;
-    if (!(await this.env.upstreamCaughtUp())) return;
-    this.markerAfterSeq = this.lastSeq;
-    const h = natsHeaders();
-    h.set(HEADERS.control, 'idle');
-    h.set(HEADERS.watermark, String(watermark));
+  private async writeIdleMarker(e: Extract<Effect, { type: 'idle-marker' }>): Promise<void> {
+    const task = this.task!;
+    const stored = await this.latestStored();
+    if (stored === undefined || stored > e.afterSeq || !(await this.env.upstreamCaughtUp().catch(() => false))) {
+      task.idleMarkerNotWritten();
+      return;
+    }
     try {
-      await this.env.js.publish(partitionSubject(this.job.name, this.partition), new Uint8Array(0), {
-        headers: h,
-        expect: { lastSubjectSequence: this.lastSeq },
-        msgID: `${this.job.name}-${this.partition}-idle-${this.lastSeq}`,
+      await this.env.publisher.publish(partitionSubject(this.id, 'marker'), new Uint8Array(0), {
+        headers: { [HEADERS.watermark]: String(e.watermark) },
+        msgId: `${this.job.name}-${this.id.index}-idle-${e.afterSeq}`,
       });
-      this.log.debug({ watermark, afterSeq: this.lastSeq }, 'idle partition: watermark marker written');
+      this.log.debug({ watermark: e.watermark, afterSeq: e.afterSeq }, 'idle partition: watermark marker written');
     } catch (err) {
-      // New events arrived in between: the partition is not idle after all.
+      task.idleMarkerNotWritten();
       this.log.debug({ err: (err as Error).message }, 'watermark marker not written');
     }
-  }
-
-  private onRecord(r: EngineRecord<E>): void {
-    if (r.type === 'result') {
-      this.writes.push({ op: 'upsert', row: { job: this.job.name, key: r.key, window_start: r.start, window_end: r.end, ...r.values, revision: r.revision } });
-    } else if (r.type === 'retract') {
-      this.writes.push({ op: 'delete', job: this.job.name, key: r.key, window_start: r.start, window_end: r.end, revision: r.revision });
-    } else {
-      metrics.lateEvents.inc(this.labels);
-      const h = natsHeaders();
-      h.set(HEADERS.reason, r.reason);
-      h.set(HEADERS.message, r.message);
-      h.set(HEADERS.partition, String(this.partition));
-      h.set(HEADERS.sourceSeq, String(this.currentSeq));
-      h.set(HEADERS.watermark, String(r.watermark));
-      this.log.info({ reason: r.reason, seq: this.currentSeq, key: r.key, eventTime: r.eventTime }, 'late event to side output');
-      this.sideOutputs.push(this.env.js.publish(lateSubject(this.job.name, this.partition, this.currentSeq), JSON.stringify(r.value), { headers: h }));
-    }
-  }
-
-  private deadLetter(m: JsMsg, reason: string, message: string): void {
-    metrics.deadLetters.inc({ job: this.job.name, reason });
-    this.log.warn({ reason, seq: m.seq, detail: message }, 'event dead-lettered');
-    const h = natsHeaders();
-    h.set(HEADERS.reason, reason);
-    h.set(HEADERS.message, message.slice(0, 1_000));
-    h.set(HEADERS.partition, String(this.partition));
-    h.set(HEADERS.sourceSeq, String(m.seq));
-    this.sideOutputs.push(this.env.js.publish(deadLetterSubject(this.job.name, this.partition, m.seq), m.data, { headers: h }));
-  }
-
-  /**
-   * Sends the results and side outputs produced so far. Results may still be in flight when this
-   * returns (one sink batch at a time overlaps with processing the next batch) unless `durable`; a
-   * checkpoint always waits, so it never covers a result that is not in the sink. A failed write
-   * fails the actor, which then recovers from its last checkpoint and writes again.
-   */
-  private async flushOutputs(durable: boolean): Promise<void> {
-    if (this.sideOutputs.length > 0) {
-      const pending = this.sideOutputs;
-      this.sideOutputs = [];
-      await Promise.all(pending);
-    }
-    if (this.writes.length > 0) {
-      if (this.sinkInFlight) await this.takeInFlight();
-      const batch = this.writes;
-      this.writes = [];
-      const write = this.env.sink.write(batch).then(() => {
-        metrics.windowResults.inc(this.labels, batch.length);
-      });
-      write.catch(() => {}); // surfaced by takeInFlight
-      this.sinkInFlight = write;
-    }
-    if (durable && this.sinkInFlight) await this.takeInFlight();
-  }
-
-  private async takeInFlight(): Promise<void> {
-    const write = this.sinkInFlight;
-    this.sinkInFlight = undefined;
-    await write;
-  }
-
-  private async checkpoint(force: boolean): Promise<CheckpointReport> {
-    const began = performance.now();
-    await this.flushOutputs(true);
-    const lease = this.lease!;
-    let bytes = lease.entry.bytes;
-    if (force || this.lastSeq !== lease.entry.seq) {
-      const snapshot = this.operator!.snapshot();
-      await this.env.store.commit(lease, this.lastSeq, snapshot);
-      bytes = snapshot.byteLength;
-      metrics.checkpointBytes.set(this.labels, bytes);
-    }
-    this.eventsSinceCheckpoint = 0;
-    this.lastCheckpointAt = this.now();
-    const ms = performance.now() - began;
-    metrics.checkpointDuration.observe({ job: this.job.name }, ms / 1000);
-    return { job: this.job.name, partition: this.partition, seq: this.lastSeq, bytes, ms };
   }
 }

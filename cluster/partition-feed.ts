@@ -1,38 +1,67 @@
-// Reads a stream (or one subject of it) in order, from a given sequence, with an ordered (ephemeral,
-// flow-controlled) consumer, and hands it over in batches. A batch closes at `maxBatch`
-// messages or when the partition is caught up, so quiet partitions still see each event at once.
-// Delivery awaits the receiver: a slow receiver slows the reading (bounded memory).
+// Reads a stream (or some subjects of it) in order, from a given sequence, with an ordered (ephemeral,
+// flow-controlled) consumer, and hands it over in batches of records. A batch closes at `maxBatch`
+// messages, at `maxBatchBytes`, or when the reader is caught up, so quiet partitions still see each
+// event at once. Delivery awaits the receiver, so a slow receiver slows the reading; with the
+// consumer's own buffer bounded in bytes, a feed holds at most about maxBufferBytes + maxBatchBytes
+// (+ what the receiver queues) whatever the size of the messages.
 import { DeliverPolicy, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
-import { inputStream, partitionSubject } from '../common/names.ts';
+import { batchCount } from '../common/event-batch.ts';
+import { HEADERS, inputStream, partitionSubjects, type PartitionId } from '../common/names.ts';
+import type { InputRecord } from '../task/effects.ts';
 
 export interface PartitionFeed {
-  /** Messages in the partition after the start position when reading began (0: caught up). */
+  /** Messages after the start position when reading began (0: caught up). */
   readonly pendingAtStart: number;
   /** Stops reading; `done` settles once the loop has ended. */
   stop(): void;
   readonly done: Promise<void>;
 }
 
+export interface FeedBatch<R> {
+  readonly records: R[];
+  /** Messages stored after the batch's last one when it was delivered (0: caught up). */
+  readonly pending: number;
+}
+
+export interface FeedLimits {
+  /** Most messages per batch. */
+  maxBatch: number;
+  /** Most bytes of message bodies per batch. */
+  maxBatchBytes: number;
+  /** What the consumer may buffer ahead of the receiver, bytes; at least the server's max payload. */
+  maxBufferBytes: number;
+}
+
+export const DEFAULT_FEED_LIMITS: FeedLimits = { maxBatch: 1_000, maxBatchBytes: 1024 * 1024, maxBufferBytes: 4 * 1024 * 1024 };
+
+/** A partition's log as the task reads it: events of producers and routers, and markers. */
+export function toInputRecord(m: JsMsg): InputRecord {
+  const ingestTime = Math.floor(m.info.timestampNanos / 1e6);
+  if (m.subject.endsWith('.marker')) return { kind: 'marker', seq: m.seq, watermark: Number(m.headers?.get(HEADERS.watermark)) };
+  return { kind: 'events', seq: m.seq, ingestTime, data: m.data, batch: m.headers ? batchCount(m.headers.get(HEADERS.batch) || undefined) : undefined };
+}
+
 /** One partition of a job's input stream. */
 export function feedPartition(
   js: JetStreamClient,
-  job: string,
-  partition: number,
+  id: PartitionId,
   fromSeq: number,
-  deliver: (batch: JsMsg[]) => Promise<void>,
+  limits: FeedLimits,
+  deliver: (batch: FeedBatch<InputRecord>) => Promise<void>,
   onError: (err: unknown) => void,
 ): Promise<PartitionFeed> {
-  return feedStream(js, inputStream(job), partitionSubject(job, partition), fromSeq, deliver, onError);
+  return feedStream(js, inputStream(id.job), partitionSubjects(id), fromSeq, limits, toInputRecord, deliver, onError);
 }
 
-export async function feedStream(
+export async function feedStream<R>(
   js: JetStreamClient,
   stream: string,
   subject: string | undefined,
   fromSeq: number,
-  deliver: (batch: JsMsg[]) => Promise<void>,
+  limits: FeedLimits,
+  toRecord: (m: JsMsg) => R,
+  deliver: (batch: FeedBatch<R>) => Promise<void>,
   onError: (err: unknown) => void,
-  maxBatch = 500,
 ): Promise<PartitionFeed> {
   const consumer = await js.consumers.get(stream, {
     ...(subject ? { filter_subjects: subject } : {}),
@@ -40,18 +69,22 @@ export async function feedStream(
     opt_start_seq: Math.max(1, fromSeq),
   });
   const pendingAtStart = (await consumer.info()).num_pending;
-  const messages = await consumer.consume({ max_messages: 2_000 });
+  const messages = await consumer.consume({ max_bytes: limits.maxBufferBytes });
   let stopped = false;
   const done = (async () => {
-    let batch: JsMsg[] = [];
+    let records: R[] = [];
+    let bytes = 0;
     try {
       for await (const m of messages) {
         if (stopped) break;
-        batch.push(m);
-        if (batch.length >= maxBatch || m.info.pending === 0) {
-          const full = batch;
-          batch = [];
-          await deliver(full);
+        records.push(toRecord(m));
+        bytes += m.data.byteLength;
+        const pending = m.info.pending;
+        if (records.length >= limits.maxBatch || bytes >= limits.maxBatchBytes || pending === 0) {
+          const batch = { records, pending };
+          records = [];
+          bytes = 0;
+          await deliver(batch);
         }
       }
       // The consumer gave up on its own (it could not be recreated while its stream failed over):

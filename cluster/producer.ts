@@ -1,22 +1,31 @@
-// Publishes a job's raw JSON events to its partitions: the partition comes from the event's key (the
-// job's own key function), every publish is acknowledged by JetStream, and carries a message id so a
-// retried publish is stored once. Events whose key cannot be read still go in (to the partition of a
-// hash of their bytes) so the worker dead-letters them with the reason. A publish that fails (a NATS
-// node lost, a stream leader being elected) is retried with backoff under the same message id, so
-// it is stored once however often it is tried; only after `retryForMs` does the error surface.
-import type { JetStreamClient, PubAck } from '@nats-io/jetstream';
+// Publishes a job's raw JSON events to its partitions, as fast as JetStream takes them: the partition
+// comes from the event's key (the job's own key function), events bound for the same partition are
+// packed into one message (up to `batchEvents`, or whatever gathered within `lingerMs`: Kafka's
+// batch.size and linger.ms), and messages are sent through an asynchronous publisher with a bounded
+// window of unacknowledged ones. Every message carries a message id, so a retried publish (a NATS node
+// lost, a stream leader being elected) is stored once; only after `retryForMs` does the error surface.
+// Events whose key cannot be read still go in (to the partition of a hash of their bytes) so the
+// worker dead-letters them with the reason.
+import type { NatsConnection } from '@nats-io/transport-node';
+import { packEvents } from '../common/event-batch.ts';
 import { ShardflowError } from '../common/errors.ts';
 import { metrics } from '../common/metrics.ts';
+import { HEADERS, partitionId, partitionSubject } from '../common/names.ts';
+import { fnv1a32, partitionOf } from '../common/partition.ts';
 import type { Random } from '../common/random.ts';
-import { partitionOf, fnv1a32 } from '../common/partition.ts';
-import { partitionSubject } from '../common/names.ts';
 import type { Job } from '../jobs/define-job.ts';
-import { decodeEvent } from '../jobs/event-decoder.ts';
+import { keyOfRaw } from '../jobs/event-decoder.ts';
+import { AsyncPublisher, type PubAck } from '../nats/async-publisher.ts';
 
 export interface ProducerOptions {
-  /** Prefix of message ids; the n-th event gets `<id>-<n>`. Same id and n: stored once. */
+  /** Prefix of message ids: a message holding the n-th, (n+1)-th, ... events this producer sent gets
+   *  `<id>-<n>` (events are numbered in the order their messages are sent). */
   producerId: string;
-  /** Publishes awaiting their acknowledgement at once. */
+  /** Most events packed into one message (1: one message per event). Default 100. */
+  batchEvents?: number;
+  /** ms a partly filled batch waits for more events of its partition. Default 5. */
+  lingerMs?: number;
+  /** Messages awaiting their acknowledgement at once. Default 1,024. */
   maxInFlight?: number;
   /** How long a failing publish is retried before its error is thrown (default 60 s). At most 100 s:
    *  the input streams store a message id once within 2 minutes, and a retry must stay inside them. */
@@ -24,18 +33,34 @@ export interface ProducerOptions {
 }
 
 const MAX_RETRY_MS = 100_000;
+const encoder = new TextEncoder();
+
+interface OpenBatch {
+  readonly partition: number;
+  readonly events: Uint8Array[];
+  bytes: number;
+}
 
 export class JobProducer<E> {
   private readonly labels: { job: string };
-  private readonly inFlight: Promise<PubAck>[] = [];
+  private readonly publisher: AsyncPublisher;
+  private readonly open = new Map<number, OpenBatch>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly batchEvents: number;
+  private readonly lingerMs: number;
+  private readonly maxBatchBytes: number;
+  private lingerTimer: ReturnType<typeof setTimeout> | undefined;
+  private failure: unknown;
   private next = 0;
   published = 0;
   duplicates = 0;
   /** Publish attempts that failed and were tried again. */
   retries = 0;
+  /** Messages stored (an event count is `published`). */
+  messages = 0;
 
   constructor(
-    private readonly js: JetStreamClient,
+    nc: NatsConnection,
     private readonly job: Job<E>,
     private readonly options: ProducerOptions,
   ) {
@@ -43,48 +68,94 @@ export class JobProducer<E> {
     if ((options.retryForMs ?? 0) > MAX_RETRY_MS) {
       throw new ShardflowError('CONFIG_INVALID', `retryForMs may be at most ${MAX_RETRY_MS} ms: a retry after the streams' 2-minute duplicate window could store an event twice`);
     }
+    this.batchEvents = Math.max(1, options.batchEvents ?? 100);
+    this.lingerMs = options.lingerMs ?? 5;
+    this.maxBatchBytes = Math.floor((nc.info?.max_payload ?? 1024 * 1024) * 0.9) - 4_096;
+    this.publisher = new AsyncPublisher(nc, options.maxInFlight ?? 1_024, 5_000);
   }
 
   /** The partition an event goes to. */
-  partitionOf(raw: string): number {
-    const decoded = decodeEvent(this.job, raw, Date.now());
-    return decoded.ok ? partitionOf(decoded.key, this.job.partitions) : fnv1a32(raw) % this.job.partitions;
+  partitionOf(raw: string | Uint8Array): number {
+    const key = keyOfRaw(this.job, raw);
+    return key !== undefined ? partitionOf(key, this.job.partitions) : fnv1a32(typeof raw === 'string' ? raw : new TextDecoder().decode(raw)) % this.job.partitions;
   }
 
-  /** Publishes one raw event; resolves when it may be followed (not necessarily acknowledged yet). */
-  async publish(raw: string, msgId = `${this.options.producerId}-${this.next++}`): Promise<void> {
-    const subject = partitionSubject(this.job.name, this.partitionOf(raw));
-    const ack = this.publishRetrying(subject, raw, msgId);
-    // Its failure is thrown by settle(); until then it must not count as unhandled.
-    ack.catch(() => {});
-    this.inFlight.push(ack);
-    if (this.inFlight.length >= (this.options.maxInFlight ?? 256)) await this.settle(this.inFlight.length / 2);
+  /** Adds one raw event; resolves when another may follow (not necessarily acknowledged yet). Throws
+   *  the error of an earlier publish that failed for good. */
+  async publish(raw: string | Uint8Array): Promise<void> {
+    if (this.failure) throw this.failure;
+    const bytes = typeof raw === 'string' ? encoder.encode(raw) : raw;
+    const partition = this.partitionOf(raw);
+    let batch = this.open.get(partition);
+    if (batch && batch.bytes + bytes.byteLength > this.maxBatchBytes) {
+      this.send(batch);
+      batch = undefined;
+    }
+    if (!batch) {
+      batch = { partition, events: [], bytes: 0 };
+      this.open.set(partition, batch);
+    }
+    batch.events.push(bytes);
+    batch.bytes += bytes.byteLength + 8;
+    if (batch.events.length >= this.batchEvents) this.send(batch);
+    else if (this.lingerTimer === undefined) this.lingerTimer = setTimeout(() => this.sendAll(), this.lingerMs);
+    await this.publisher.ready();
   }
 
-  private async publishRetrying(subject: string, raw: string, msgID: string): Promise<PubAck> {
+  /** Sends every partly filled batch and waits until everything so far is acknowledged. */
+  async flush(): Promise<void> {
+    this.sendAll();
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+    if (this.failure) throw this.failure;
+  }
+
+  /** Stops the publisher (after flush). */
+  close(): void {
+    clearTimeout(this.lingerTimer);
+    this.publisher.close();
+  }
+
+  private sendAll(): void {
+    clearTimeout(this.lingerTimer);
+    this.lingerTimer = undefined;
+    for (const batch of [...this.open.values()]) this.send(batch);
+  }
+
+  /** Sends a batch. Its events are numbered in sending order, so a message id `<id>-<n>` names the
+   *  events n, n+1, ... of this producer (and a retry of the batch carries the same id). */
+  private send(batch: OpenBatch): void {
+    this.open.delete(batch.partition);
+    const first = this.next;
+    this.next += batch.events.length;
+    const single = batch.events.length === 1;
+    const data = single ? batch.events[0]! : packEvents(batch.events);
+    const headers: Record<string, string> | undefined = single ? undefined : { [HEADERS.batch]: String(batch.events.length) };
+    const subject = partitionSubject(partitionId(this.job.name, batch.partition));
+    const done = this.publishRetrying(subject, data, headers, `${this.options.producerId}-${first}`)
+      .then((ack) => {
+        const n = batch.events.length;
+        this.published += n;
+        this.messages++;
+        if (ack.duplicate) this.duplicates += n;
+        else metrics.eventsProduced.inc(this.labels, n);
+      })
+      .catch((err: unknown) => {
+        this.failure ??= err;
+      })
+      .finally(() => this.inFlight.delete(done));
+    this.inFlight.add(done);
+  }
+
+  private async publishRetrying(subject: string, data: Uint8Array, headers: Record<string, string> | undefined, msgId: string): Promise<PubAck> {
     const deadline = Date.now() + (this.options.retryForMs ?? 60_000);
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.js.publish(subject, raw, { msgID, timeout: 5_000 });
+        return await this.publisher.publish(subject, data, { msgId, ...(headers ? { headers } : {}) });
       } catch (err) {
         if (Date.now() > deadline) throw err;
         this.retries++;
         await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * 2 ** attempt)));
       }
-    }
-  }
-
-  /** Waits until every publish so far is acknowledged. */
-  async flush(): Promise<void> {
-    await this.settle(this.inFlight.length);
-  }
-
-  private async settle(count: number): Promise<void> {
-    const done = this.inFlight.splice(0, Math.ceil(count));
-    for (const ack of await Promise.all(done)) {
-      this.published++;
-      if (ack.duplicate) this.duplicates++;
-      else metrics.eventsProduced.inc(this.labels);
     }
   }
 }

@@ -1,22 +1,40 @@
 // A worker process: connects to NATS, makes sure each job's streams and buckets exist, runs one
-// partition actor per partition it owns, ticks them (checkpoint interval, idleness), and on a graceful
-// stop checkpoints and releases every partition before it exits.
+// partition actor per partition it owns (and the job's ingest router shards that go with them),
+// ticks them (checkpoints, leases, idleness), and on a graceful stop checkpoints and releases every
+// partition before it exits. It watches its own heap: near the limit it announces itself full and
+// the leader gives it no new partitions, so one heavy partition cannot take the cluster down worker
+// after worker.
+import { getHeapStatistics } from 'node:v8';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { ActorSystem, type ActorRef } from '../actors/index.ts';
-import type { KV } from '@nats-io/kv';
-import { CHECKPOINTS_BUCKET, COORDINATION_BUCKET, ingestStream, ROUTER_PARTITION, workerKey } from '../common/names.ts';
-import type { WorkerHeartbeat } from '../coordinator/protocol.ts';
-import { followAssignments, type AssignmentFollower } from './assignment-follower.ts';
 import type { Logger } from '../common/logger.ts';
 import { metrics } from '../common/metrics.ts';
+import {
+  CHECKPOINTS_BUCKET,
+  COORDINATION_BUCKET,
+  describeCheckpointed,
+  formatPartitionId,
+  ingestStream,
+  partitionId,
+  workerKey,
+  type PartitionId,
+  type RouterId,
+} from '../common/names.ts';
+import { MEMORY_CHECK_MS, RELEASE_TIMEOUT_MS, WORKER_TICK_MS } from '../common/timing.ts';
+import type { WorkerHeartbeat } from '../coordinator/protocol.ts';
 import type { Job } from '../jobs/define-job.ts';
+import type { TaskOptions } from '../task/partition-task.ts';
+import { followAssignments, type AssignmentFollower } from './assignment-follower.ts';
+import { AsyncPublisher } from '../nats/async-publisher.ts';
 import { KvCheckpointStore } from './checkpoint-store.ts';
+import { IngestRouterActor, type RouterEnv } from './ingest-router.ts';
 import { PartitionActor, type PartitionEnv, type PartitionSlot } from './partition-actor.ts';
+import { DEFAULT_FEED_LIMITS, type FeedLimits } from './partition-feed.ts';
 import type { CheckpointReport, PartitionMessage, RouterMessage } from './protocol.ts';
 import { openSink, type Sink } from './sinks/index.ts';
-import { ensureJobTopology, openBucket } from './topology.ts';
-import { IngestRouterActor, type RouterEnv } from './ingest-router.ts';
+import { ensureJobTopology, openBucket } from '../nats/topology.ts';
 
 export interface WorkerOptions {
   id: string;
@@ -31,32 +49,34 @@ export interface WorkerOptions {
   /** ms between checkpoints of a partition. */
   checkpointIntervalMs: number;
   checkpointEveryEvents: number;
+  /** Share of the heap limit above which the worker takes no new partitions (0-1). */
+  memoryHighWater?: number;
   log: Logger;
 }
 
-const TICK_MS = 200;
+const SPAWN = { minBackoffMs: 100, maxBackoffMs: 2_000, maxRestarts: 30, withinMs: 60_000 } as const;
 
 export class Worker {
   private readonly system: ActorSystem;
-  private readonly partitions = new Map<string, ActorRef<PartitionMessage>>();
+  private readonly partitions = new Map<string, { id: PartitionId; ref: ActorRef<PartitionMessage> }>();
   private readonly sinks = new Map<string, Sink>();
-  private readonly routers = new Map<string, ActorRef<RouterMessage>>();
-  private readonly jsm: JetStreamManager;
-  private readonly timer: ReturnType<typeof setInterval>;
-  private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  private readonly routers = new Map<string, { id: RouterId; ref: ActorRef<RouterMessage> }>();
+  private readonly timers: ReturnType<typeof setInterval>[] = [];
   private follower: AssignmentFollower | undefined;
   private coordination: KV | undefined;
   private readonly lag = new Map<string, number>();
+  private full = false;
   private closing = false;
+  private readonly feedLimits: FeedLimits;
 
   private constructor(
     private readonly options: WorkerOptions,
     private readonly nc: NatsConnection,
     private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
     private readonly store: KvCheckpointStore,
-    jsm: JetStreamManager,
+    private readonly publisher: AsyncPublisher,
   ) {
-    this.jsm = jsm;
     const log = options.log;
     this.system = new ActorSystem({
       onEvent: (e) => {
@@ -68,17 +88,23 @@ export class Worker {
         }
       },
     });
-    this.timer = setInterval(() => this.tick(), TICK_MS);
+    const maxPayload = nc.info?.max_payload ?? 1024 * 1024;
+    // A consumer must be able to hold the largest message, or it would wait for it forever.
+    this.feedLimits = { ...DEFAULT_FEED_LIMITS, maxBufferBytes: Math.max(DEFAULT_FEED_LIMITS.maxBufferBytes, 2 * maxPayload) };
+    this.timers.push(setInterval(() => this.tick(), WORKER_TICK_MS));
+    this.timers.push(setInterval(() => this.checkMemory(), MEMORY_CHECK_MS));
+    metrics.heapLimitBytes.set(this.heapLimit);
   }
 
   static async start(options: WorkerOptions): Promise<Worker> {
     const nc = await connect({ servers: options.natsUrl.split(','), name: options.id, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
     const jsm = await jetstreamManager(nc);
-    for (const job of options.jobs) await ensureJobTopology(nc, jsm, job.name, { replicas: options.replicas });
+    for (const job of options.jobs) await ensureJobTopology(nc, jsm, job, { replicas: options.replicas });
     const kv = await openBucket(nc, CHECKPOINTS_BUCKET, options.replicas);
     const chunkSize = Math.max(64 * 1024, nc.info!.max_payload - 64 * 1024);
-    const worker = new Worker(options, nc, jetstream(nc), new KvCheckpointStore(kv, chunkSize), jsm);
-    for (const job of options.jobs) worker.sinks.set(job.name, await openSink(nc, job, options.replicas));
+    const publisher = new AsyncPublisher(nc);
+    const worker = new Worker(options, nc, jetstream(nc), jsm, new KvCheckpointStore(kv, jsm, CHECKPOINTS_BUCKET, chunkSize), publisher);
+    for (const job of options.jobs) worker.sinks.set(job.name, await openSink(nc, job, options.replicas, publisher));
     await worker.startCoordination();
     return worker;
   }
@@ -87,25 +113,35 @@ export class Worker {
     return this.options.id;
   }
 
+  /** Partitions this worker runs, as "job/partition". */
+  get owned(): string[] {
+    return [...this.partitions.keys()];
+  }
+
   /** Heartbeats (always, for membership and `status`) and, when coordinated, following assignments. */
   private async startCoordination(): Promise<void> {
     this.coordination = await openBucket(this.nc, COORDINATION_BUCKET, this.options.replicas);
     await this.heartbeat();
-    this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.options.heartbeatMs);
+    this.timers.push(setInterval(() => void this.heartbeat(), this.options.heartbeatMs));
     if (this.options.mode === 'coordinated') {
-      this.follower = await followAssignments(this.coordination, this.store, {
-        id: this.id,
-        jobs: this.options.jobs.map((j) => j.name),
-        owned: () => this.owned.map((name) => name.replace(/-(\d+)$/, '/$1')),
-        start: (job, p) => this.assign(job, [p]),
-        release: (job, p) => this.release(job, p),
-      }, this.options.log);
+      this.follower = await followAssignments(
+        this.coordination,
+        this.store,
+        {
+          id: this.id,
+          jobs: this.options.jobs.map((j) => j.name),
+          owned: () => [...this.partitions.values()].map((p) => p.id),
+          start: (p) => this.assign(p.job, [p.index]),
+          release: (p) => this.release(p.job, p.index),
+        },
+        this.options.log,
+      );
     }
   }
 
   private async heartbeat(): Promise<void> {
     if (this.closing || !this.coordination) return;
-    const owned = this.owned.map((name) => name.replace(/-(\d+)$/, '/$1'));
+    const owned = this.owned;
     const hb: WorkerHeartbeat = {
       id: this.id,
       at: Date.now(),
@@ -114,102 +150,116 @@ export class Worker {
       owned,
       lag: Object.fromEntries(owned.map((k) => [k, this.lag.get(k) ?? 0])),
       metricsPort: this.options.metricsPort,
+      full: this.full,
+      heapUsedBytes: process.memoryUsage().heapUsed,
     };
     await this.coordination.put(workerKey(this.id), JSON.stringify(hb)).catch(() => {});
   }
 
-  /** Partitions this worker runs, as "job/partition". */
-  get owned(): string[] {
-    return [...this.partitions.keys()];
+  private get heapLimit(): number {
+    return getHeapStatistics().heap_size_limit;
+  }
+
+  /** Near the heap limit, take no new partitions (the leader reads `full` in the heartbeat). */
+  private checkMemory(): void {
+    const used = process.memoryUsage().heapUsed;
+    const high = this.options.memoryHighWater ?? 0.8;
+    // Hysteresis: full above the high water mark, free again 10 points below it.
+    const full = this.full ? used > this.heapLimit * (high - 0.1) : used > this.heapLimit * high;
+    if (full !== this.full) {
+      this.full = full;
+      metrics.memoryPressure.set(full ? 1 : 0);
+      this.options.log.warn({ heapUsedMb: Math.round(used / 2 ** 20), heapLimitMb: Math.round(this.heapLimit / 2 ** 20) }, full ? 'near the memory limit: taking no new partitions' : 'memory back under the limit: taking partitions again');
+    }
   }
 
   /** Starts running the given partitions of a job (they resume from their checkpoints). */
   assign(jobName: string, partitions: readonly number[]): void {
     const job = this.options.jobs.find((j) => j.name === jobName);
     if (!job) throw new Error(`worker ${this.id} does not run job ${jobName}`);
-    for (const p of partitions) {
-      const name = `${job.name}-${p}`;
+    for (const index of partitions) {
+      const id = partitionId(job.name, index);
+      const name = formatPartitionId(id);
       if (this.partitions.has(name)) continue;
       const env: PartitionEnv = {
         js: this.js,
+        publisher: this.publisher,
         store: this.store,
         sink: this.sinks.get(job.name)!,
         workerId: this.id,
         log: this.options.log,
-        checkpointIntervalMs: this.options.checkpointIntervalMs,
-        checkpointEveryEvents: this.options.checkpointEveryEvents,
-        onFenced: (j, partition) => void this.drop(j, partition),
-        upstreamCaughtUp: () => this.routerCaughtUp(job.name),
-        onLag: (lag) => this.lag.set(`${job.name}/${p}`, lag),
+        task: this.taskOptions,
+        feed: this.feedLimits,
+        onFenced: (p) => void this.drop(p),
+        upstreamCaughtUp: () => this.routerCaughtUp(job, index % job.routers),
+        onLag: (lag) => this.lag.set(name, lag),
       };
       // Each (re)start gets a fresh actor, which recovers from the partition's latest checkpoint; the
       // slot keeps the lease so a restart resumes it rather than taking the partition again.
       const slot: PartitionSlot = {};
-      const ref = this.system.spawn<PartitionMessage>(name, () => new PartitionActor(job, p, env, slot), {
-        mailboxCapacity: 8,
-        minBackoffMs: 100,
-        maxBackoffMs: 2_000,
-        maxRestarts: 30,
-        withinMs: 60_000,
-      });
-      this.partitions.set(name, ref);
+      const ref = this.system.spawn<PartitionMessage>(`${job.name}-${index}`, () => new PartitionActor(job, id, env, slot), { mailboxCapacity: 4, ...SPAWN });
+      this.partitions.set(name, { id, ref });
       metrics.partitionsOwned.inc({ job: job.name });
-      if (p === 0) this.startRouter(job);
+      if (index < job.routers) this.startRouter(job, index);
     }
   }
 
-  /** The owner of partition 0 of a job also runs its ingest router. */
-  private startRouter(job: Job<unknown>): void {
+  private get taskOptions(): TaskOptions {
+    return { checkpointIntervalMs: this.options.checkpointIntervalMs, checkpointEveryMessages: this.options.checkpointEveryEvents };
+  }
+
+  /** The owner of partition r (r < the job's router count) also runs router shard r. */
+  private startRouter(job: Job<unknown>, router: number): void {
+    const id: RouterId = { job: job.name, router };
     const slot: PartitionSlot = {};
     const env: RouterEnv = {
       js: this.js,
+      jsm: this.jsm,
+      publisher: this.publisher,
       store: this.store,
       workerId: this.id,
       log: this.options.log,
-      checkpointIntervalMs: Math.min(this.options.checkpointIntervalMs, 500),
-      onFenced: (j) => void this.stopRouter(j, false),
+      feed: this.feedLimits,
+      maxPayload: this.nc.info?.max_payload ?? 1024 * 1024,
+      onFenced: (r) => void this.stopRouter(r, false),
     };
-    const ref = this.system.spawn<RouterMessage>(`${job.name}-router`, () => new IngestRouterActor(job, env, slot), {
-      mailboxCapacity: 4,
-      minBackoffMs: 100,
-      maxBackoffMs: 2_000,
-      maxRestarts: 30,
-      withinMs: 60_000,
-    });
-    this.routers.set(job.name, ref);
+    const ref = this.system.spawn<RouterMessage>(`${job.name}-router-${router}`, () => new IngestRouterActor(job, id, env, slot), { mailboxCapacity: 4, ...SPAWN });
+    this.routers.set(describeCheckpointed(id), { id, ref });
   }
 
-  private async stopRouter(jobName: string, release: boolean): Promise<void> {
-    const ref = this.routers.get(jobName);
-    if (!ref) return;
-    this.routers.delete(jobName);
+  private async stopRouter(id: RouterId, release: boolean): Promise<void> {
+    const name = describeCheckpointed(id);
+    const entry = this.routers.get(name);
+    if (!entry) return;
+    this.routers.delete(name);
     if (release) {
-      await ref.ask<number>((replyTo) => ({ type: 'checkpoint', release: true, replyTo }), 15_000).catch((err: unknown) => {
-        this.options.log.warn({ job: jobName, err: String((err as Error).message) }, 'ingest router position not recorded; the next owner re-routes from the previous one (stored once)');
+      await entry.ref.ask<number>((replyTo) => ({ type: 'checkpoint', release: true, replyTo }), RELEASE_TIMEOUT_MS).catch((err: unknown) => {
+        this.options.log.warn({ router: name, err: String((err as Error).message) }, 'ingest router position not recorded; the next owner re-reads from the previous one (stored once)');
       });
     }
-    await ref.stop({ drain: false });
+    await entry.ref.stop({ drain: false });
   }
 
-  /** True when the job's ingest router has routed everything published so far. */
-  private async routerCaughtUp(jobName: string): Promise<boolean> {
-    const last = (await this.jsm.streams.info(ingestStream(jobName))).state.last_seq;
+  /** True when router shard `router` of the job has routed everything published so far. */
+  private async routerCaughtUp(job: Job<unknown>, router: number): Promise<boolean> {
+    const last = (await this.jsm.streams.info(ingestStream(job.name))).state.last_seq;
     if (last === 0) return true;
-    const router = await this.store.inspect(jobName, ROUTER_PARTITION);
-    return (router?.entry.seq ?? 0) >= last;
+    const entry = await this.store.inspect({ job: job.name, router });
+    return (entry?.entry.seq ?? 0) >= last;
   }
 
   /** Checkpoints and releases one partition, then stops its actor (a graceful hand-off). */
-  async release(jobName: string, partition: number): Promise<CheckpointReport | undefined> {
-    const name = `${jobName}-${partition}`;
-    const ref = this.partitions.get(name);
-    if (!ref) return undefined;
-    if (partition === 0) await this.stopRouter(jobName, true);
+  async release(jobName: string, index: number): Promise<CheckpointReport | undefined> {
+    const id = partitionId(jobName, index);
+    const entry = this.partitions.get(formatPartitionId(id));
+    if (!entry) return undefined;
+    const job = this.options.jobs.find((j) => j.name === jobName);
+    if (job && index < job.routers) await this.stopRouter({ job: jobName, router: index }, true);
     let report: CheckpointReport | undefined;
     try {
-      report = await ref.ask<CheckpointReport>((replyTo) => ({ type: 'checkpoint', release: true, replyTo }), 15_000);
+      report = await entry.ref.ask<CheckpointReport>((replyTo) => ({ type: 'checkpoint', release: true, replyTo }), RELEASE_TIMEOUT_MS);
     } finally {
-      await this.drop(jobName, partition);
+      await this.drop(id);
     }
     return report;
   }
@@ -217,59 +267,64 @@ export class Worker {
   /** Graceful stop: checkpoint and release every partition, then close everything. */
   async shutdown(): Promise<CheckpointReport[]> {
     this.closing = true;
-    clearInterval(this.timer);
-    clearInterval(this.heartbeatTimer);
+    for (const t of this.timers) clearInterval(t);
     this.follower?.stop();
     const reports = await Promise.all(
-      [...this.partitions.keys()].map(async (name) => {
-        const i = name.lastIndexOf('-');
-        return this.release(name.slice(0, i), Number(name.slice(i + 1))).catch((err: unknown) => {
-          this.options.log.warn({ partition: name, err: String((err as Error).message) }, 'final checkpoint failed; the next owner resumes from the previous one');
+      [...this.partitions.values()].map(({ id }) =>
+        this.release(id.job, id.index).catch((err: unknown) => {
+          this.options.log.warn({ partition: formatPartitionId(id), err: String((err as Error).message) }, 'final checkpoint failed; the next owner resumes from the previous one');
           return undefined;
-        });
-      }),
+        }),
+      ),
     );
     await this.system.stop();
     // Leaving: the leader reassigns at once instead of waiting for missed heartbeats.
     await this.coordination?.delete(workerKey(this.id)).catch(() => {});
     for (const sink of this.sinks.values()) await sink.close().catch(() => {});
+    await this.publisher.flush().catch(() => {});
+    this.publisher.close();
     await this.nc.drain().catch(() => {});
     return reports.filter((r): r is CheckpointReport => r !== undefined);
   }
 
-  private async drop(jobName: string, partition: number): Promise<void> {
-    const name = `${jobName}-${partition}`;
-    const ref = this.partitions.get(name);
-    if (!ref) return;
+  private async drop(id: PartitionId): Promise<void> {
+    const name = formatPartitionId(id);
+    const entry = this.partitions.get(name);
+    if (!entry) return;
     this.partitions.delete(name);
-    metrics.partitionsOwned.dec({ job: jobName });
-    if (partition === 0) await this.stopRouter(jobName, false);
-    await ref.stop({ drain: false });
+    this.lag.delete(name);
+    metrics.partitionsOwned.dec({ job: id.job });
+    const job = this.options.jobs.find((j) => j.name === id.job);
+    if (job && id.index < job.routers) await this.stopRouter({ job: id.job, router: id.index }, false);
+    await entry.ref.stop({ drain: false });
   }
 
   /**
    * An actor that gave up is forgotten: a partition is started again by the next reconcile of the
-   * assignment (a fresh claim from its checkpoint), a router at once if this worker still owns
-   * partition 0 of its job.
+   * assignment (a fresh claim from its checkpoint), a router at once if this worker still owns the
+   * partition it goes with.
    */
   private abandon(path: string): void {
-    const name = path.slice(path.lastIndexOf('/') + 1);
-    if (this.partitions.has(name)) {
-      const i = name.lastIndexOf('-');
-      void this.drop(name.slice(0, i), Number(name.slice(i + 1)));
+    for (const { id, ref } of this.partitions.values()) {
+      if (ref.path === path) {
+        void this.drop(id);
+        return;
+      }
+    }
+    for (const [name, { id, ref }] of this.routers) {
+      if (ref.path !== path) continue;
+      this.routers.delete(name);
+      const job = this.options.jobs.find((j) => j.name === id.job)!;
+      setTimeout(() => {
+        if (!this.closing && this.partitions.has(formatPartitionId(partitionId(id.job, id.router))) && !this.routers.has(name)) this.startRouter(job, id.router);
+      }, 1_000);
       return;
     }
-    const job = this.options.jobs.find((j) => name === `${j.name}-router`);
-    if (!job || this.routers.get(job.name)?.path !== path) return;
-    this.routers.delete(job.name);
-    setTimeout(() => {
-      if (!this.closing && this.partitions.has(`${job.name}-0`) && !this.routers.has(job.name)) this.startRouter(job);
-    }, 1_000);
   }
 
   private tick(): void {
     if (this.closing) return;
-    for (const ref of [...this.partitions.values(), ...this.routers.values()] as ActorRef<{ type: 'tick' }>[]) {
+    for (const { ref } of [...this.partitions.values(), ...this.routers.values()] as { ref: ActorRef<{ type: 'tick' }> }[]) {
       if (ref.mailboxSize > 0) continue;
       try {
         ref.tell({ type: 'tick' });

@@ -3,7 +3,7 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { sinkSpecSchema, type SinkDefaults } from '../jobs/sink-spec.ts';
+import { sinkSpecSchema, type SinkDefaults } from './sink-spec.ts';
 import { ShardflowError } from './errors.ts';
 
 const ENV_PREFIX = 'SHARDFLOW_';
@@ -15,6 +15,7 @@ export const configSchema = z.strictObject({
     .describe('pino log level of every process'),
   DATA_DIR: z.string().min(1).default('.shardflow').describe('folder for local state: embedded nats-server store, result files'),
   NATS_URL: z.string().min(1).default('nats://127.0.0.1:4322').describe('NATS server(s) of the cluster, comma-separated (the embedded default listens on 4322)'),
+  NATS_MAX_STORE: z.string().transform(byteSizeSetting(1024 ** 2)).prefault('8GiB').describe("JetStream file store ceiling of the nats-server(s) that `up` and `chaos` start: bytes or a size such as 8GiB, 512MiB. JetStream reserves each stream's max_bytes against it at creation, and one job's default retention reserves 1408 MiB (input 1 GiB + ingest 256 MiB + dead letters 64 MiB + late 64 MiB): leave that per job plus room for the buckets"),
   REPLICAS: z.coerce.number().int().min(1).max(5).default(1).describe('replicas of streams and buckets (3 on a 3-node NATS cluster)'),
   WORKER_ID: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional().describe('id of a worker process (default: worker-<host>-<pid>)'),
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(0).describe('port of /metrics for this process (0: a free port, logged at start)'),
@@ -41,6 +42,28 @@ export const configSchema = z.strictObject({
 });
 
 export type Config = z.infer<typeof configSchema>;
+
+const BYTE_UNITS: Record<string, number> = { b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4 };
+
+/** "8GiB", "512 MiB", "1.5GiB" or a plain number of bytes, in bytes; undefined for anything else.
+ *  Binary units only: "8GB" means 8 GiB to some tools and 8 000 000 000 bytes to others. */
+export function parseByteSize(text: string): number | undefined {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$/.exec(text);
+  if (!match) return undefined;
+  const unit = BYTE_UNITS[(match[2] || 'b').toLowerCase()];
+  const bytes = unit === undefined ? NaN : Math.round(Number(match[1]) * unit);
+  return Number.isSafeInteger(bytes) ? bytes : undefined;
+}
+
+function byteSizeSetting(minBytes: number) {
+  const example = 'e.g. 8GiB or 512MiB (units B, KiB, MiB, GiB, TiB) or a number of bytes';
+  return (text: string, ctx: z.RefinementCtx<string>): number => {
+    const bytes = parseByteSize(text);
+    if (bytes === undefined) ctx.addIssue({ code: 'custom', message: `"${text}" is not a size; write a number and a unit, ${example}` });
+    else if (bytes < minBytes) ctx.addIssue({ code: 'custom', message: `"${text}" is too small; write at least ${minBytes / 1024 ** 2}MiB, ${example}` });
+    return bytes !== undefined && bytes >= minBytes ? bytes : z.NEVER;
+  };
+}
 
 /** Documentation of every setting, for --help and the README. */
 export function describeConfig(): { name: string; default: unknown; description: string }[] {

@@ -9,7 +9,7 @@ const partitionLabels = ['job', 'partition'] as const;
 
 export const metrics = {
   eventsProduced: new Counter({ name: 'shardflow_events_produced_total', help: 'Raw events published to a job by this process (acknowledged)', labelNames: ['job'] as const, registers: [registry] }),
-  eventsIn: new Counter({ name: 'shardflow_events_in_total', help: 'Messages read from partition streams', labelNames: partitionLabels, registers: [registry] }),
+  eventsIn: new Counter({ name: 'shardflow_events_in_total', help: 'Events read from partition streams (each event of a batch message counts)', labelNames: partitionLabels, registers: [registry] }),
   eventsProcessed: new Counter({ name: 'shardflow_events_processed_total', help: 'Events that reached the window operators', labelNames: partitionLabels, registers: [registry] }),
   lateEvents: new Counter({ name: 'shardflow_late_events_total', help: 'Events sent to the late side output', labelNames: partitionLabels, registers: [registry] }),
   deadLetters: new Counter({ name: 'shardflow_dead_letters_total', help: 'Events dead-lettered, by reason', labelNames: ['job', 'reason'] as const, registers: [registry] }),
@@ -31,6 +31,15 @@ export const metrics = {
   partitionsMoved: new Counter({ name: 'shardflow_partitions_moved_total', help: 'Partitions whose owner changed in published assignments', registers: [registry] }),
   workersAlive: new Gauge({ name: 'shardflow_workers_alive', help: 'Workers this coordinator sees alive', registers: [registry] }),
   heartbeatsMissed: new Counter({ name: 'shardflow_workers_declared_dead_total', help: 'Workers declared dead after missing heartbeats', registers: [registry] }),
+  sinkRetries: new Counter({ name: 'shardflow_sink_retries_total', help: 'Sink writes tried again because the sink was unavailable', labelNames: ['job'] as const, registers: [registry] }),
+  partitionKeys: new Gauge({ name: 'shardflow_partition_keys', help: 'Keys holding window state in the partition (limit: limits.maxKeys)', labelNames: partitionLabels, registers: [registry] }),
+  partitionOpenWindows: new Gauge({ name: 'shardflow_partition_open_windows', help: 'Open (key, pane) entries of the partition (limit: limits.maxOpenWindows)', labelNames: partitionLabels, registers: [registry] }),
+  partitionStateBytes: new Gauge({ name: 'shardflow_partition_state_bytes', help: "Estimated bytes of the partition's window state (limit: limits.maxStateBytes)", labelNames: partitionLabels, registers: [registry] }),
+  memoryPressure: new Gauge({ name: 'shardflow_worker_memory_pressure', help: '1 while the worker is near its memory limit and takes no new partitions', registers: [registry] }),
+  heapLimitBytes: new Gauge({ name: 'shardflow_worker_heap_limit_bytes', help: 'Heap this worker may use before it stops taking partitions', registers: [registry] }),
+  streamBytes: new Gauge({ name: 'shardflow_stream_bytes', help: 'Bytes stored in a stream or KV bucket of the cluster (published by the leading coordinator)', labelNames: ['stream'] as const, registers: [registry] }),
+  streamLimitBytes: new Gauge({ name: 'shardflow_stream_limit_bytes', help: 'The max_bytes limit of a stream or bucket (-1: none)', labelNames: ['stream'] as const, registers: [registry] }),
+  streamMessages: new Gauge({ name: 'shardflow_stream_messages', help: 'Messages stored in a stream or KV bucket of the cluster', labelNames: ['stream'] as const, registers: [registry] }),
   fenced: new Counter({ name: 'shardflow_partitions_fenced_total', help: 'Partitions stopped because another worker took them over', labelNames: ['job'] as const, registers: [registry] }),
 };
 
@@ -38,6 +47,7 @@ export const metrics = {
  *  "nothing yet" instead of "no data" (Prometheus' advice for labelled counters). */
 export function initPartitionMetrics(labels: { job: string; partition: string }, deadLetterReasons: readonly string[]): void {
   for (const c of [metrics.eventsIn, metrics.eventsProcessed, metrics.lateEvents, metrics.windowResults]) c.inc(labels, 0);
+  metrics.sinkRetries.inc({ job: labels.job }, 0);
   for (const reason of deadLetterReasons) metrics.deadLetters.inc({ job: labels.job, reason }, 0);
   metrics.fenced.inc({ job: labels.job }, 0);
 }

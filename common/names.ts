@@ -13,47 +13,115 @@ export function ingestStream(job: string): string {
   return `shardflow-${job}-ingest`;
 }
 
-/** The partitioned input: one subject per partition in one stream. */
+/** A partition of a job: the unit of input order, state, ownership and checkpoints. */
+export interface PartitionId {
+  readonly job: string;
+  readonly index: number;
+}
+
+/** A router shard of a job: reads the ingest stream and routes plain clients' events to the
+ *  partitions whose index modulo the job's router count is its number. */
+export interface RouterId {
+  readonly job: string;
+  readonly router: number;
+}
+
+/** Anything that holds a lease and a checkpoint in the checkpoints bucket. */
+export type CheckpointedId = PartitionId | RouterId;
+
+export function partitionId(job: string, index: number): PartitionId {
+  return { job, index };
+}
+
+export function isRouterId(id: CheckpointedId): id is RouterId {
+  return 'router' in id;
+}
+
+/** "job/3": how partitions appear in heartbeats, the assignment record, logs and status. */
+export function formatPartitionId(id: PartitionId): string {
+  return `${id.job}/${id.index}`;
+}
+
+/** The inverse of formatPartitionId; undefined for anything else. */
+export function parsePartitionId(text: string): PartitionId | undefined {
+  const slash = text.lastIndexOf('/');
+  const job = text.slice(0, slash);
+  const index = text.slice(slash + 1);
+  return slash > 0 && JOB_NAME_PATTERN.test(job) && /^\d{1,4}$/.test(index) ? { job, index: Number(index) } : undefined;
+}
+
+/** For logs and errors: "job/3" or "job/router-1". */
+export function describeCheckpointed(id: CheckpointedId): string {
+  return isRouterId(id) ? `${id.job}/router-${id.router}` : formatPartitionId(id);
+}
+
+/**
+ * The partitioned input: one stream per job, three subjects per partition, read in order by one
+ * consumer filtered on `shardflow.in.<job>.<p>.*`:
+ * - `.event`: raw events from producers that know the partition (JobProducer, `shardflow produce`);
+ * - `.routed`: events of plain clients, routed here from the ingest subject by a worker;
+ * - `.marker`: watermark markers that a worker writes into an idle partition.
+ * Separate subjects let permissions tell them apart: producers may write `.event` only.
+ */
 export function inputStream(job: string): string {
   return `shardflow-${job}-in`;
 }
 
-export function partitionSubject(job: string, partition: number): string {
-  return `shardflow.in.${job}.${partition}`;
+export type InputKind = 'event' | 'routed' | 'marker';
+
+export function partitionSubject(id: PartitionId, kind: InputKind = 'event'): string {
+  return `shardflow.in.${id.job}.${id.index}.${kind}`;
+}
+
+/** The filter of one partition's feed: all three kinds, in stream order. */
+export function partitionSubjects(id: PartitionId): string {
+  return `shardflow.in.${id.job}.${id.index}.*`;
 }
 
 export function inputSubjects(job: string): string {
-  return `shardflow.in.${job}.*`;
+  return `shardflow.in.${job}.*.*`;
 }
 
-/** The partition of a message of the input stream, from its subject; undefined for another subject. */
-export function partitionOfInputSubject(job: string, subject: string): number | undefined {
+/** The partition and kind of a message of the input stream, from its subject; undefined for another subject. */
+export function parseInputSubject(job: string, subject: string): { partition: number; kind: InputKind } | undefined {
   const prefix = `shardflow.in.${job}.`;
   if (!subject.startsWith(prefix)) return undefined;
-  const rest = subject.slice(prefix.length);
-  return /^\d+$/.test(rest) ? Number(rest) : undefined;
+  const match = /^(\d+)\.(event|routed|marker)$/.exec(subject.slice(prefix.length));
+  return match ? { partition: Number(match[1]), kind: match[2] as InputKind } : undefined;
 }
 
-/** Dead letters: one subject per source position, one message per subject, so a replay overwrites. */
+/**
+ * Dead letters: one subject per event position, one message per subject, so a replay overwrites
+ * instead of adding. `source` is the partition that read the event, or `i` for the ingest routers
+ * (events of plain clients that could not be routed); `seq.index` is the message's stream sequence
+ * and the event's place in it (0 unless the message is a batch). Results a sink refused go under
+ * `<partition>.r.<digest of the row's identity>`.
+ */
 export function deadLetterStream(job: string): string {
   return `shardflow-${job}-dlq`;
 }
 
-export function deadLetterSubject(job: string, partition: number, seq: number): string {
-  return `shardflow.dlq.${job}.${partition}.${seq}`;
+export const INGEST_SOURCE = 'i';
+
+export function deadLetterSubject(job: string, source: number | typeof INGEST_SOURCE, seq: number, index: number): string {
+  return `shardflow.dlq.${job}.${source}.${seq}.${index}`;
+}
+
+export function rejectedRowSubject(job: string, partition: number, digest: string): string {
+  return `shardflow.dlq.${job}.${partition}.r.${digest}`;
 }
 
 export function deadLetterSubjects(job: string): string {
   return `shardflow.dlq.${job}.>`;
 }
 
-/** Late events (the side output of the window operators), keyed by source position like dead letters. */
+/** Late events (the side output of the window operators), keyed by event position like dead letters. */
 export function lateStream(job: string): string {
   return `shardflow-${job}-late`;
 }
 
-export function lateSubject(job: string, partition: number, seq: number): string {
-  return `shardflow.late.${job}.${partition}.${seq}`;
+export function lateSubject(job: string, partition: number, seq: number, index: number): string {
+  return `shardflow.late.${job}.${partition}.${seq}.${index}`;
 }
 
 export function lateSubjects(job: string): string {
@@ -68,28 +136,39 @@ export function resultsBucket(job: string): string {
 /** KV bucket of every partition's checkpoints and ownership epochs. */
 export const CHECKPOINTS_BUCKET = 'shardflow-checkpoints';
 
-/** Partition number under which the ingest router of a job keeps its lease and position. */
-export const ROUTER_PARTITION = -1;
-
-export function checkpointKey(job: string, partition: number): string {
-  return partition === ROUTER_PARTITION ? `${job}.router` : `${job}.p${partition}`;
+export function checkpointKey(id: CheckpointedId): string {
+  return isRouterId(id) ? `${id.job}.r${id.router}` : `${id.job}.p${id.index}`;
 }
 
-export function checkpointChunkKey(job: string, partition: number, snapshotId: string, index: number): string {
-  return `${job}.p${partition}.s${snapshotId}.${index}`;
+/** Keys of a checkpoint's snapshot chunks: under the owner's epoch and one of two slots, so that a
+ *  writer overwrites its own previous snapshot but never one of another epoch's owner. */
+export function checkpointChunkKey(id: CheckpointedId, epoch: number, slot: number, index: number): string {
+  return `${checkpointKey(id)}.e${epoch}s${slot}.${index}`;
 }
 
-export function checkpointChunkPrefix(job: string, partition: number): string {
-  return `${job}.p${partition}.s`;
+/** Every chunk key of a partition, whatever the epoch: for collecting the leftovers of old owners. */
+export function checkpointChunkKeys(id: CheckpointedId): string {
+  return `${checkpointKey(id)}.*.*`;
+}
+
+/** The epoch and slot in a chunk key made by checkpointChunkKey. */
+export function parseCheckpointChunkKey(key: string): { epoch: number; slot: number; index: number } | undefined {
+  const match = /\.e(\d+)s(\d)\.(\d+)$/.exec(key);
+  return match ? { epoch: Number(match[1]), slot: Number(match[2]), index: Number(match[3]) } : undefined;
 }
 
 /** Headers of control messages in a partition (watermark markers) and of side-output messages. */
 export const HEADERS = {
-  control: 'Shardflow-Control',
+  /** On a marker: its watermark, epoch ms. On a late event: the watermark it was late for. */
   watermark: 'Shardflow-Watermark',
+  /** On a message holding several events (msgpack array of their bytes): how many. */
+  batch: 'Shardflow-Batch',
+  /** On a routed message: the ingest sequence of its last event (routers resume after it). */
+  ingestSeq: 'Shardflow-Ingest-Seq',
   reason: 'Shardflow-Reason',
   message: 'Shardflow-Message',
   sourceSeq: 'Shardflow-Source-Seq',
+  sourceIndex: 'Shardflow-Source-Index',
   partition: 'Shardflow-Partition',
 } as const;
 

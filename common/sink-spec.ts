@@ -1,10 +1,23 @@
 // Where a job's results go. Every sink writes idempotently, keyed by (job, key, window start, end),
 // so replaying after a crash rewrites identical rows and adds none.
 import { z } from 'zod';
+import { parseDuration } from './duration.ts';
 
 export const sinkSpecSchema = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('kv'),
+    ttl: z
+      .union([z.number(), z.string()])
+      .transform((value, ctx) => {
+        try {
+          return parseDuration(value, 'sink.ttl');
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message });
+          return z.NEVER;
+        }
+      })
+      .optional()
+      .describe('how long a result is kept after its last write (e.g. "7d"); default: forever'),
   }).describe('results in a JetStream KV bucket of the cluster (the embedded default); read with `shardflow results`'),
   z.strictObject({
     type: z.literal('mongodb'),
@@ -24,6 +37,8 @@ export const sinkSpecSchema = z.discriminatedUnion('type', [
 ]);
 
 export type SinkSpec = z.infer<typeof sinkSpecSchema>;
+/** What a job definition writes (durations as text allowed). */
+export type SinkSpecInput = z.input<typeof sinkSpecSchema>;
 
 /** Where a deployment's settings fill in what a job's sink leaves open (its database, its folder). */
 export interface SinkDefaults {

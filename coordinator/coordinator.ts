@@ -1,14 +1,16 @@
 // A coordinator process. Every renewal period it reads the leader record and steps the election state
 // machine; all coordinators track worker membership from heartbeats; the leader, while its lease is
-// fresh, turns the live membership into an assignment and publishes it (compare-and-set). On SIGTERM
-// a leader deletes its record so the standby takes over at once.
+// fresh, turns the live membership into an assignment and publishes it (compare-and-set), and reports
+// the size of every stream and bucket of the cluster as metrics. On SIGTERM a leader deletes its
+// record so the standby takes over at once.
 import type { KV, KvWatchEntry } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../common/logger.ts';
 import { metrics } from '../common/metrics.ts';
 import { ASSIGNMENT_KEY, COORDINATION_BUCKET, coordinatorKey, LEADER_KEY } from '../common/names.ts';
-import { openBucket } from '../cluster/topology.ts';
+import { openBucket } from '../nats/topology.ts';
 import { assignPartitions, movedPartitions, type JobSpec } from './assignment-strategy.ts';
+import { storageOver } from './cluster-status.ts';
 import { canAct, electionTick, initialElection, observeLeader, writeOutcome, type ElectionState, type ElectionTiming } from './election.ts';
 import { Membership } from './membership.ts';
 import type { AssignmentRecord, CoordinatorHeartbeat, LeaderRecord, WorkerHeartbeat } from './protocol.ts';
@@ -26,6 +28,10 @@ export interface CoordinatorOptions {
   log: Logger;
 }
 
+/** ms between two readings of the streams' sizes by the leader: sizes move slowly against limits of
+ *  hundreds of MiB, and each reading lists every stream of the account. */
+export const STORAGE_METRICS_INTERVAL_MS = 10_000;
+
 export class Coordinator {
   private election: ElectionState;
   private readonly timing: ElectionTiming;
@@ -33,6 +39,7 @@ export class Coordinator {
   private assignment: AssignmentRecord | null = null;
   private assignmentRevision = 0;
   private readonly timer: ReturnType<typeof setInterval>;
+  private readonly storageTimer: ReturnType<typeof setInterval>;
   private busy = false;
   private stopped = false;
   private lastLive = new Set<string>();
@@ -48,6 +55,8 @@ export class Coordinator {
     this.timing = { leaseMs: options.leaderLeaseMs, renewMs: Math.max(50, Math.floor(options.leaderLeaseMs / 10)) };
     this.membership = new Membership(options.workerTimeoutMs);
     this.timer = setInterval(() => void this.tick(), this.timing.renewMs);
+    // Apart from tick(): listing streams must never delay the renewal of the lease.
+    this.storageTimer = setInterval(() => void this.reportStorage(), STORAGE_METRICS_INTERVAL_MS);
   }
 
   static async start(options: CoordinatorOptions): Promise<Coordinator> {
@@ -71,6 +80,7 @@ export class Coordinator {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    clearInterval(this.storageTimer);
     while (this.busy) await new Promise((r) => setTimeout(r, 10));
     if (this.election.role === 'leader') {
       const resigned: LeaderRecord = { id: this.options.id, term: this.election.term, renewedAt: Date.now(), resigned: true };
@@ -79,6 +89,7 @@ export class Coordinator {
     }
     await this.kv.delete(coordinatorKey(this.options.id)).catch(() => {});
     metrics.isLeader.set(0);
+    forgetStorage();
     await this.nc.drain().catch(() => {});
   }
 
@@ -132,8 +143,12 @@ export class Coordinator {
     }
     if (this.election.role !== before.role && this.election.role !== 'candidate') {
       this.options.log.info({ from: before.role, to: this.election.role, term: this.election.term, leader: this.election.leaderId }, `coordinator is now ${this.election.role}`);
-      if (this.election.role === 'leader') await this.loadAssignment();
+      if (this.election.role === 'leader') {
+        await this.loadAssignment();
+        void this.reportStorage();
+      }
     }
+    if (before.role === 'leader' && this.election.role !== 'leader') forgetStorage();
     metrics.isLeader.set(this.election.role === 'leader' ? 1 : 0);
     metrics.leaderTerm.set(this.election.term);
   }
@@ -190,7 +205,37 @@ export class Coordinator {
       // Someone else wrote the assignment: a newer leader. Read it back; the election decides.
       this.options.log.warn({ err: (err as Error).message, term: this.election.term }, 'assignment not published: it changed under this leader');
       await this.loadAssignment();
-      if ((this.assignment?.term ?? 0) > this.election.term) this.election = { ...this.election, role: 'follower' };
+      if ((this.assignment?.term ?? 0) > this.election.term) {
+        this.election = { ...this.election, role: 'follower' };
+        forgetStorage();
+      }
     }
   }
+
+  /** As leader: the size, limit and message count of every stream and bucket, as gauges. Only the
+   *  leader reports them, so that Prometheus never sums two coordinators' series of one stream. */
+  private async reportStorage(): Promise<void> {
+    if (this.stopped || this.election.role !== 'leader') return;
+    const term = this.election.term;
+    try {
+      const storage = await storageOver(this.nc);
+      // It may have stepped down while reading; a follower's series would double the leader's.
+      if (this.stopped || this.election.role !== 'leader' || this.election.term !== term) return;
+      // Reset first, in the same turn of the event loop as the sets: a deleted stream's series goes.
+      forgetStorage();
+      for (const st of storage.streams) {
+        metrics.streamBytes.set({ stream: st.stream }, st.bytes);
+        metrics.streamLimitBytes.set({ stream: st.stream }, st.max_bytes);
+        metrics.streamMessages.set({ stream: st.stream }, st.messages);
+      }
+    } catch (err) {
+      this.options.log.warn({ err: (err as Error).message, term }, 'stream sizes not read');
+    }
+  }
+}
+
+function forgetStorage(): void {
+  metrics.streamBytes.reset();
+  metrics.streamLimitBytes.reset();
+  metrics.streamMessages.reset();
 }

@@ -5,7 +5,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV, type KvWatchEntry } from '@nats-io/kv';
 import { afterEach, describe, expect, it } from 'vitest';
 import { JobProducer } from '../cluster/producer.ts';
-import { ensureJobTopology } from '../cluster/topology.ts';
+import { ensureJobTopology } from '../nats/topology.ts';
 import { ASSIGNMENT_KEY, COORDINATION_BUCKET } from '../common/names.ts';
 import { minimumMoves } from '../test/assignment-oracle.ts';
 import { ShardflowProcess, sleep, startTestNats, waitFor, WorkerProcess, type TestNats } from '../test/cluster-harness.ts';
@@ -28,7 +28,7 @@ async function setup() {
   nats = await startTestNats();
   await ensureJobTopology(nats.nc, await jetstreamManager(nats.nc), 'counting', { replicas: 1 });
   const kv = await new Kvm(nats.nc).create(COORDINATION_BUCKET, { history: 1 });
-  const producer = new JobProducer(jetstream(nats.nc), countingJob, { producerId: 'failover' });
+  const producer = new JobProducer(nats.nc, countingJob, { producerId: 'failover' });
   return { kv, producer };
 }
 

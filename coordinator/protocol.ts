@@ -49,6 +49,9 @@ export interface WorkerHeartbeat {
   /** Unprocessed messages per owned partition, "job/p" -> count. */
   lag: Record<string, number>;
   metricsPort: number;
+  /** Near its memory limit: keeps its partitions but takes no new ones. */
+  full?: boolean;
+  heapUsedBytes?: number;
 }
 
 /** `coordinators.<id>` — each coordinator's heartbeat with its role, for `status`. */

@@ -19,9 +19,10 @@ describe('defining a job', () => {
       maxOutOfOrderness: 0,
       idleTimeout: 30_000,
       allowedLateness: 0,
+      routers: 2,
       sink: { type: 'kv' },
-      maxEventBytes: 1024 * 1024,
-      maxFutureSkew: 86_400_000,
+      limits: { maxEventBytes: 1024 * 1024, maxFutureSkew: 300_000, maxKeyBytes: 512, maxKeys: 100_000, maxOpenWindows: 1_000_000, maxStateBytes: 64 * 1024 * 1024 },
+      retention: { input: { maxAge: 7 * 86_400_000, maxBytes: 1024 ** 3 }, deadLetters: { maxAge: 7 * 86_400_000, maxBytes: 64 * 1024 ** 2 } },
     });
   });
 
@@ -40,7 +41,9 @@ describe('defining a job', () => {
         aggregates: {},
         allowedLateness: 'a while',
         sink: { type: 'postgres', url: '', table: 'Bad-Table' },
-      } as JobDefinition<Row>);
+        limits: { maxKeyBytes: 0, maxFutureSkew: 'later' },
+        retention: { input: { maxBytes: 10 }, results: {} },
+      } as unknown as JobDefinition<Row>);
     } catch (err) {
       expect(err).toMatchObject({ code: 'JOB_INVALID', domain: 'user', retryable: false });
       message = (err as Error).message;
@@ -50,5 +53,9 @@ describe('defining a job', () => {
     expect(message).toMatch(/at least one aggregate/);
     expect(message).toMatch(/allowedLateness: "a while" is not a duration/);
     expect(message).toMatch(/sink: .*table/);
+    expect(message).toMatch(/limits.maxKeyBytes must be a whole number >= 1, got 0/);
+    expect(message).toMatch(/limits.maxFutureSkew: "later" is not a duration/);
+    expect(message).toMatch(/retention.input.maxBytes must be a whole number of bytes >= 1 MiB, got 10/);
+    expect(message).toMatch(/retention.results is not a stream of the job/);
   });
 });

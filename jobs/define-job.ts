@@ -9,7 +9,7 @@ import { ingestSubject, JOB_NAME_PATTERN } from '../common/names.ts';
 import type { Random } from '../common/random.ts';
 import type { AnyAggregate } from '../engine/aggregate.ts';
 import type { WindowSpec } from '../engine/window.ts';
-import { sinkSpecSchema, type SinkSpec } from './sink-spec.ts';
+import { sinkSpecSchema, type SinkSpec, type SinkSpecInput } from '../common/sink-spec.ts';
 
 export interface JobDefinition<E> {
   /** Lowercase letters, digits and dashes; names subjects, buckets and result keys. */
@@ -18,6 +18,11 @@ export interface JobDefinition<E> {
   source?: {
     /** Number of partitions of the input stream (fixed for the job's life). Default 16. */
     partitions?: number;
+    /** Router shards that move plain clients' events from the ingest subject to the partitions, each
+     *  on the owner of the partition of the same number. More spread the routing over more workers
+     *  (each shard reads the whole ingest stream and publishes its share). Default 2, at most
+     *  `partitions`. */
+    routers?: number;
   };
   /** Validates (and may coerce) each raw JSON event; events that fail go to the dead-letter stream. */
   schema: z.ZodType<E>;
@@ -37,23 +42,94 @@ export interface JobDefinition<E> {
   /** Named aggregates computed per key and window. */
   aggregates: Record<string, AnyAggregate<E>>;
   /** Where results go. Default: the cluster's KV results bucket. */
-  sink?: SinkSpec;
-  limits?: {
-    /** Larger raw events are dead-lettered. Default 1 MiB. */
-    maxEventBytes?: number;
-    /** Event times further ahead of the ingest time are dead-lettered. Default 1d. */
-    maxFutureSkew?: Duration;
-    /** Event times before this instant are dead-lettered. Default 2000-01-01T00:00:00Z. */
-    minEventTime?: string | number;
-  };
+  sink?: SinkSpecInput;
+  limits?: Partial<JobLimitsInput>;
+  /** How much of each stream of the job is kept (oldest messages are discarded first). */
+  retention?: Partial<Record<keyof JobRetention, Partial<StreamRetentionInput>>>;
   /** Seeded generator of raw JSON events for demos, benchmarks and tests (dirty ones included). */
   generate?: (random: Random, index: number, startTime: number) => string;
 }
+
+/** What one event, and one partition's state, may take. Events beyond a limit are dead-lettered with
+ *  the limit's reason; the partition goes on. */
+export interface JobLimitsInput {
+  /** Larger raw events are dead-lettered (`oversized`). Default 1 MiB. */
+  maxEventBytes: number;
+  /** Event times further ahead of the ingest time are dead-lettered (`event-time-out-of-range`).
+   *  Default 5m: one event from a broken clock must not push the watermark hours ahead and make every
+   *  later event late. */
+  maxFutureSkew: Duration;
+  /** Event times before this instant are dead-lettered. Default 2000-01-01T00:00:00Z. */
+  minEventTime: string | number;
+  /** Longest key, in UTF-8 bytes (`key-too-long`). Default 512. */
+  maxKeyBytes: number;
+  /** Most keys holding window state in one partition (`state-limit` for an event of a new key). Default 100,000. */
+  maxKeys: number;
+  /** Most open (key, pane) entries in one partition (`state-limit`). Default 1,000,000. */
+  maxOpenWindows: number;
+  /** Estimated bytes of one partition's window state (`state-limit` for an event that would add to
+   *  it). Default 64 MiB. */
+  maxStateBytes: number;
+}
+
+export interface JobLimits {
+  readonly maxEventBytes: number;
+  readonly maxFutureSkew: number;
+  readonly minEventTime: number;
+  readonly maxKeyBytes: number;
+  readonly maxKeys: number;
+  readonly maxOpenWindows: number;
+  readonly maxStateBytes: number;
+}
+
+/** Limits of one stream: the oldest messages are discarded past either. */
+export interface StreamRetentionInput {
+  maxAge: Duration;
+  maxBytes: number;
+}
+
+export interface StreamRetention {
+  /** ms. */
+  readonly maxAge: number;
+  readonly maxBytes: number;
+}
+
+export interface JobRetention {
+  /** The partitioned input (what replays and compaction read). Default 7d / 1 GiB. */
+  readonly input: StreamRetention;
+  /** Plain clients' events before routing. Default 1d / 256 MiB. */
+  readonly ingest: StreamRetention;
+  /** Dead letters. Default 7d / 64 MiB. */
+  readonly deadLetters: StreamRetention;
+  /** Late events. Default 7d / 64 MiB. */
+  readonly late: StreamRetention;
+}
+
+const MiB = 1024 * 1024;
+const DAY = 86_400_000;
+
+export const DEFAULT_RETENTION: JobRetention = {
+  input: { maxAge: 7 * DAY, maxBytes: 1024 * MiB },
+  ingest: { maxAge: DAY, maxBytes: 256 * MiB },
+  deadLetters: { maxAge: 7 * DAY, maxBytes: 64 * MiB },
+  late: { maxAge: 7 * DAY, maxBytes: 64 * MiB },
+};
+
+export const DEFAULT_LIMITS: JobLimitsInput = {
+  maxEventBytes: MiB,
+  maxFutureSkew: '5m',
+  minEventTime: '2000-01-01T00:00:00Z',
+  maxKeyBytes: 512,
+  maxKeys: 100_000,
+  maxOpenWindows: 1_000_000,
+  maxStateBytes: 64 * MiB,
+};
 
 export interface Job<E = unknown> {
   readonly name: string;
   readonly description: string;
   readonly partitions: number;
+  readonly routers: number;
   readonly subject: string;
   readonly schema: z.ZodType<E>;
   readonly keyOf: (event: E) => string | number;
@@ -64,13 +140,10 @@ export interface Job<E = unknown> {
   readonly allowedLateness: number;
   readonly aggregates: Record<string, AnyAggregate<E>>;
   readonly sink: SinkSpec;
-  readonly maxEventBytes: number;
-  readonly maxFutureSkew: number;
-  readonly minEventTime: number;
+  readonly limits: JobLimits;
+  readonly retention: JobRetention;
   readonly generate: ((random: Random, index: number, startTime: number) => string) | undefined;
 }
-
-const MiB = 1024 * 1024;
 
 /** Checks and normalizes a job definition; the event type is the output type of its schema. */
 export function defineJob<S extends z.ZodType>(def: JobDefinition<z.output<S>> & { schema: S }): Job<z.output<S>> {
@@ -92,6 +165,10 @@ export function defineJob<S extends z.ZodType>(def: JobDefinition<z.output<S>> &
   if (!Number.isInteger(partitions) || partitions < 1 || partitions > 1024) {
     problems.push(`source.partitions must be a whole number from 1 to 1024, got ${partitions}`);
   }
+  const routers = def.source?.routers ?? Math.min(2, partitions);
+  if (!Number.isInteger(routers) || routers < 1 || routers > partitions) {
+    problems.push(`source.routers must be a whole number from 1 to source.partitions (${partitions}), got ${routers}`);
+  }
   if (!def.schema || typeof (def.schema as { safeParse?: unknown }).safeParse !== 'function') {
     problems.push('schema must be a zod schema, e.g. z.object({ ... })');
   }
@@ -109,11 +186,8 @@ export function defineJob<S extends z.ZodType>(def: JobDefinition<z.output<S>> &
   const maxOutOfOrderness = attempt(() => parseDuration(def.watermark?.maxOutOfOrderness ?? 0, 'watermark.maxOutOfOrderness'), 0);
   const idleTimeout = attempt(() => parseDuration(def.watermark?.idleTimeout ?? '30s', 'watermark.idleTimeout'), 0);
   const allowedLateness = attempt(() => parseDuration(def.allowedLateness ?? 0, 'allowedLateness'), 0);
-  const maxFutureSkew = attempt(() => parseDuration(def.limits?.maxFutureSkew ?? '1d', 'limits.maxFutureSkew'), 0);
-  const minEventTime = typeof def.limits?.minEventTime === 'number' ? def.limits.minEventTime : Date.parse(def.limits?.minEventTime ?? '2000-01-01T00:00:00Z');
-  if (!Number.isFinite(minEventTime)) problems.push(`limits.minEventTime "${String(def.limits?.minEventTime)}" is not an ISO-8601 instant or epoch ms`);
-  const maxEventBytes = def.limits?.maxEventBytes ?? MiB;
-  if (!Number.isInteger(maxEventBytes) || maxEventBytes < 64) problems.push(`limits.maxEventBytes must be a whole number >= 64, got ${maxEventBytes}`);
+  const limits = jobLimits({ ...DEFAULT_LIMITS, ...def.limits }, problems);
+  const retention = jobRetention(def.retention ?? {}, problems);
   const sink = sinkSpecSchema.safeParse(def.sink ?? { type: 'kv' });
   if (!sink.success) {
     problems.push(`sink: ${sink.error.issues.map((i) => `${i.path.join('.') || 'type'}: ${i.message}`).join('; ')}`);
@@ -128,6 +202,7 @@ export function defineJob<S extends z.ZodType>(def: JobDefinition<z.output<S>> &
     name: def.name,
     description: def.description ?? '',
     partitions,
+    routers,
     subject: ingestSubject(def.name),
     schema: def.schema,
     keyOf,
@@ -138,11 +213,56 @@ export function defineJob<S extends z.ZodType>(def: JobDefinition<z.output<S>> &
     allowedLateness,
     aggregates: def.aggregates,
     sink: sink.data!,
-    maxEventBytes,
-    maxFutureSkew,
-    minEventTime,
+    limits,
+    retention,
     generate: def.generate,
   };
+}
+
+function jobLimits(input: JobLimitsInput, problems: string[]): JobLimits {
+  const whole = (name: keyof JobLimitsInput, min: number): number => {
+    const value = input[name];
+    if (typeof value === 'number' && Number.isInteger(value) && value >= min) return value;
+    problems.push(`limits.${name} must be a whole number >= ${min}, got ${String(value)}`);
+    return min;
+  };
+  let maxFutureSkew = 0;
+  try {
+    maxFutureSkew = parseDuration(input.maxFutureSkew, 'limits.maxFutureSkew');
+  } catch (err) {
+    problems.push((err as Error).message);
+  }
+  const minEventTime = typeof input.minEventTime === 'number' ? input.minEventTime : Date.parse(input.minEventTime);
+  if (!Number.isFinite(minEventTime)) problems.push(`limits.minEventTime "${String(input.minEventTime)}" is not an ISO-8601 instant or epoch ms`);
+  return {
+    maxEventBytes: whole('maxEventBytes', 64),
+    maxFutureSkew,
+    minEventTime,
+    maxKeyBytes: whole('maxKeyBytes', 1),
+    maxKeys: whole('maxKeys', 1),
+    maxOpenWindows: whole('maxOpenWindows', 1),
+    maxStateBytes: whole('maxStateBytes', 1024),
+  };
+}
+
+function jobRetention(input: NonNullable<JobDefinition<unknown>['retention']>, problems: string[]): JobRetention {
+  const out: Record<string, StreamRetention> = {};
+  for (const stream of Object.keys(DEFAULT_RETENTION) as (keyof JobRetention)[]) {
+    const given = input[stream] ?? {};
+    const fallback = DEFAULT_RETENTION[stream];
+    let maxAge = fallback.maxAge;
+    try {
+      maxAge = parseDuration(given.maxAge ?? fallback.maxAge, `retention.${stream}.maxAge`);
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
+    const maxBytes = given.maxBytes ?? fallback.maxBytes;
+    if (!Number.isInteger(maxBytes) || maxBytes < 1024 * 1024) problems.push(`retention.${stream}.maxBytes must be a whole number of bytes >= 1 MiB, got ${String(maxBytes)}`);
+    if (maxAge < 60_000) problems.push(`retention.${stream}.maxAge must be at least 1m, got ${maxAge} ms`);
+    out[stream] = { maxAge, maxBytes };
+  }
+  for (const stream of Object.keys(input)) if (!(stream in DEFAULT_RETENTION)) problems.push(`retention.${stream} is not a stream of the job; use ${Object.keys(DEFAULT_RETENTION).join(', ')}`);
+  return out as unknown as JobRetention;
 }
 
 function keyFunction<E>(key: JobDefinition<E>['key'], problems: string[]): (event: E) => string | number {

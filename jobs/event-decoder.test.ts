@@ -42,6 +42,11 @@ describe('decoding an event', () => {
     ['a time before 2000', '{"id":"a","amount":1,"at":0}', 'event-time-out-of-range', /before the job's earliest accepted time/],
     ['an empty key', '{"id":"","amount":1,"at":"2026-11-24T11:00:00Z"}', 'invalid-key', /not a non-empty string/],
     ['an oversized message', JSON.stringify({ id: 'a', amount: 1, at: 1, pad: 'x'.repeat(5000) }), 'oversized', /more than the job's limit of 4096 bytes/],
+    ['a key longer than 512 UTF-8 bytes', JSON.stringify({ id: 'é'.repeat(257), amount: 1, at: 1_795_000_000_000 }), 'key-too-long', /514 UTF-8 bytes is longer than the job's limit of 512/],
+    ['a 3.5 KB key', JSON.stringify({ id: 'k'.repeat(3_500), amount: 1, at: 1_795_000_000_000 }), 'key-too-long', /limits.maxKeyBytes/],
+    ['a key with a NUL', JSON.stringify({ id: 'Evil\u0000Brand', amount: 1, at: 1_795_000_000_000 }), 'invalid-key', /control character/],
+    ['a key with CR LF', JSON.stringify({ id: 'x\r\nboom', amount: 1, at: 1_795_000_000_000 }), 'invalid-key', /control character/],
+    ['a key with a lone surrogate', '{"id":"a\\ud800","amount":1,"at":1795000000000}', 'invalid-key', /invalid UTF-16/],
   ] as const)('rejects %s with a reason', (_what, raw, reason, message) => {
     const out = decode(raw);
     expect(out.ok).toBe(false);
@@ -63,6 +68,17 @@ describe('decoding an event', () => {
       aggregates: { n: count() },
     });
     expect(decodeEvent(fragile, `{"at":${NOW}}`, NOW)).toEqual({ ok: false, reason: 'invalid-key', message: "the job's key function threw: boom" });
+  });
+
+  it('accepts a key of exactly the limit, counted in UTF-8 bytes', () => {
+    expect(decode(JSON.stringify({ id: 'é'.repeat(256), amount: 1, at: NOW }))).toMatchObject({ ok: true });
+    expect(decode(JSON.stringify({ id: 'k'.repeat(512), amount: 1, at: NOW }))).toMatchObject({ ok: true });
+  });
+
+  it('refuses by default an event stamped 23 hours ahead of its ingest time (the default skew is minutes)', () => {
+    const lenient = defineJob({ name: 'skew', schema: z.object({ at: z.number() }), key: () => 'k', eventTime: 'at', window: tumbling('1m'), aggregates: { n: count() } });
+    expect(decodeEvent(lenient, `{"at":${NOW + 23 * 3_600_000}}`, NOW)).toMatchObject({ ok: false, reason: 'event-time-out-of-range' });
+    expect(decodeEvent(lenient, `{"at":${NOW + 4 * 60_000}}`, NOW)).toMatchObject({ ok: true });
   });
 
   it('handles a 2 MB message without trouble', () => {

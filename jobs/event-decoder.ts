@@ -4,23 +4,43 @@
 import { describeError } from '../common/errors.ts';
 import type { Job } from './define-job.ts';
 
-export type DeadLetterReason =
+/** Why the decoder refused an event. */
+export type DecodeReason =
   | 'oversized'
   | 'malformed-json'
   | 'schema-violation'
   | 'missing-event-time'
   | 'invalid-event-time'
   | 'event-time-out-of-range'
-  | 'invalid-key';
+  | 'invalid-key'
+  | 'key-too-long';
+
+/** Every reason an event (or a result row) can be dead-lettered with; the README's table lists them. */
+export type DeadLetterReason =
+  | DecodeReason
+  /** A message claimed to hold a batch of events but its body is not one. */
+  | 'malformed-batch'
+  /** The partition's window state is at one of its limits (keys, open windows, bytes). */
+  | 'state-limit'
+  /** One of the job's aggregate functions threw on the event. */
+  | 'aggregate-failed'
+  /** The sink refused a result row for something in the row itself (too long, a character it cannot
+   *  store); the row is dead-lettered instead of blocking the partition. */
+  | 'sink-rejected';
 
 export const DEAD_LETTER_REASONS: readonly DeadLetterReason[] = [
   'oversized',
   'malformed-json',
+  'malformed-batch',
   'schema-violation',
   'missing-event-time',
   'invalid-event-time',
   'event-time-out-of-range',
   'invalid-key',
+  'key-too-long',
+  'state-limit',
+  'aggregate-failed',
+  'sink-rejected',
 ];
 
 export interface DecodedEvent<E> {
@@ -32,20 +52,26 @@ export interface DecodedEvent<E> {
 
 export interface Rejection {
   readonly ok: false;
-  readonly reason: DeadLetterReason;
+  readonly reason: DecodeReason;
   readonly message: string;
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
+const encoder = new TextEncoder();
+/** Keys become parts of KV keys, SQL primary keys and file names: no control characters (NUL
+ *  included), no lone surrogates (not valid UTF-8). */
+// eslint-disable-next-line no-control-regex
+const BAD_KEY_CHARS = /[\u0000-\u001f\u007f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /**
  * Decodes one raw event. `ingestTime` (epoch ms) is when the event entered the log; the future-skew
  * limit is measured from it, so a replay judges each event exactly as the first run did.
  */
 export function decodeEvent<E>(job: Job<E>, raw: Uint8Array | string, ingestTime: number): DecodedEvent<E> | Rejection {
+  const limits = job.limits;
   const size = typeof raw === 'string' ? Buffer.byteLength(raw) : raw.byteLength;
-  if (size > job.maxEventBytes) {
-    return reject('oversized', `event is ${size} bytes, more than the job's limit of ${job.maxEventBytes} bytes (limits.maxEventBytes)`);
+  if (size > limits.maxEventBytes) {
+    return reject('oversized', `event is ${size} bytes, more than the job's limit of ${limits.maxEventBytes} bytes (limits.maxEventBytes)`);
   }
   let parsed: unknown;
   try {
@@ -71,13 +97,13 @@ export function decodeEvent<E>(job: Job<E>, raw: Uint8Array | string, ingestTime
   if (eventTime === undefined) {
     return reject('invalid-event-time', `event time ${JSON.stringify(time)} is neither epoch milliseconds nor an ISO-8601 date-time`);
   }
-  if (eventTime < job.minEventTime) {
-    return reject('event-time-out-of-range', `event time ${new Date(eventTime).toISOString()} is before the job's earliest accepted time ${new Date(job.minEventTime).toISOString()} (limits.minEventTime)`);
+  if (eventTime < limits.minEventTime) {
+    return reject('event-time-out-of-range', `event time ${isoOrRaw(eventTime)} is before the job's earliest accepted time ${isoOrRaw(limits.minEventTime)} (limits.minEventTime)`);
   }
-  if (eventTime > ingestTime + job.maxFutureSkew) {
+  if (eventTime > ingestTime + limits.maxFutureSkew) {
     return reject(
       'event-time-out-of-range',
-      `event time ${isoOrRaw(eventTime)} is more than ${job.maxFutureSkew}ms ahead of its ingest time ${isoOrRaw(ingestTime)} (limits.maxFutureSkew)`,
+      `event time ${isoOrRaw(eventTime)} is more than ${limits.maxFutureSkew}ms ahead of its ingest time ${isoOrRaw(ingestTime)} (limits.maxFutureSkew)`,
     );
   }
 
@@ -90,7 +116,37 @@ export function decodeEvent<E>(job: Job<E>, raw: Uint8Array | string, ingestTime
   if ((typeof key !== 'string' && typeof key !== 'number') || key === '' || (typeof key === 'number' && !Number.isFinite(key))) {
     return reject('invalid-key', `key ${JSON.stringify(key) ?? String(key)} is not a non-empty string or a number`);
   }
-  return { ok: true, key: String(key), eventTime, event };
+  const text = String(key);
+  if (text.length * 3 > limits.maxKeyBytes) {
+    // Only long keys pay for the exact count (a UTF-16 unit is at most 3 UTF-8 bytes).
+    const bytes = encoder.encode(text).byteLength;
+    if (bytes > limits.maxKeyBytes) return reject('key-too-long', `key of ${bytes} UTF-8 bytes is longer than the job's limit of ${limits.maxKeyBytes} (limits.maxKeyBytes): "${text.slice(0, 40)}…"`);
+  }
+  if (BAD_KEY_CHARS.test(text)) return reject('invalid-key', `key ${JSON.stringify(text.slice(0, 80))} contains a control character or invalid UTF-16; keys must be printable text`);
+  return { ok: true, key: text, eventTime, event };
+}
+
+/**
+ * The key of a raw event, or undefined when it has none (not JSON, not the job's schema, a throwing or
+ * empty key). For producers choosing a partition: the event's time is not judged here, so a producer
+ * whose clock differs from the workers' still sends every event to its key's partition, where the
+ * worker decides.
+ */
+export function keyOfRaw<E>(job: Job<E>, raw: Uint8Array | string): string | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(typeof raw === 'string' ? raw : decoder.decode(raw));
+  } catch {
+    return undefined;
+  }
+  const checked = job.schema.safeParse(parsed);
+  if (!checked.success) return undefined;
+  try {
+    const key = job.keyOf(checked.data);
+    return (typeof key === 'string' && key !== '') || (typeof key === 'number' && Number.isFinite(key)) ? String(key) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function toEpochMs(value: unknown): number | undefined {
@@ -110,6 +166,6 @@ function isoOrRaw(ms: number): string {
   return Number.isNaN(d.getTime()) ? String(ms) : d.toISOString();
 }
 
-function reject(reason: DeadLetterReason, message: string): Rejection {
+function reject(reason: DecodeReason, message: string): Rejection {
   return { ok: false, reason, message };
 }

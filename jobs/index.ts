@@ -2,5 +2,5 @@
 export { defineJob, type Job, type JobDefinition } from './define-job.ts';
 export { decodeEvent, DEAD_LETTER_REASONS, type DeadLetterReason, type DecodedEvent, type Rejection } from './event-decoder.ts';
 export { runLocal, type LocalRun, type DeadLetter, type LocalRunOptions } from './local-runner.ts';
-export { sinkSpecSchema, type SinkSpec } from './sink-spec.ts';
+export { sinkSpecSchema, type SinkSpec } from '../common/sink-spec.ts';
 export { getJob, jobNames, loadJob } from './catalog.ts';

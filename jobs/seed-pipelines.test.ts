@@ -12,7 +12,7 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { JobProducer } from '../cluster/producer.ts';
-import { ensureJobTopology } from '../cluster/topology.ts';
+import { ensureJobTopology } from '../nats/topology.ts';
 import { seededRandom } from '../common/random.ts';
 import { ShardflowProcess, sleep, startTestNats, WorkerProcess, type TestNats } from '../test/cluster-harness.ts';
 import { publishAll } from '../test/counting-run.ts';
@@ -48,7 +48,7 @@ class TestCluster {
   }
 
   producer(job: string): JobProducer<unknown> {
-    return new JobProducer(jetstream(this.nats.nc), getJob(job), { producerId: `${job}-test` });
+    return new JobProducer(this.nats.nc, getJob(job), { producerId: `${job}-test` });
   }
 
   /** A sink dropped or removed by close(). */

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { unpack } from 'msgpackr';
 import { startNatsCluster, startNatsServer, type NatsServerProcess } from '../cluster/nats-server.ts';
 
 export const ROOT = join(import.meta.dirname, '..');
@@ -124,6 +125,8 @@ export interface StoredMessage {
   subject: string;
   data: Uint8Array;
   headers: Record<string, string>;
+  /** When the stream stored it, epoch ms. */
+  timestamp: number;
 }
 
 /** Every message of a stream, in order (an ordered consumer from the first sequence). */
@@ -138,11 +141,46 @@ export async function readStream(nc: NatsConnection, stream: string): Promise<St
   for await (const m of messages) {
     const headers: Record<string, string> = {};
     if (m.headers) for (const [k, v] of m.headers) headers[k] = v[0] ?? '';
-    out.push({ seq: m.seq, subject: m.subject, data: m.data, headers });
+    out.push({ seq: m.seq, subject: m.subject, data: m.data, headers, timestamp: Math.floor(m.info.timestampNanos / 1e6) });
     if (m.info.pending === 0) break;
   }
   messages.stop();
   return out;
+}
+
+/** One message of a job's partitioned input as stored, read independently of the workers' code: its
+ *  partition, its kind (from the subject), a marker's watermark, and its events (a producer's batch,
+ *  a MessagePack array of the events' bytes, unpacked). */
+export interface InputMessage {
+  seq: number;
+  partition: number;
+  kind: 'event' | 'routed' | 'marker';
+  watermark: number;
+  events: Uint8Array[];
+  headers: Record<string, string>;
+  /** When the stream stored it, epoch ms. */
+  ingestTime: number;
+}
+
+export async function readInputLog(nc: NatsConnection, job: string): Promise<InputMessage[]> {
+  return (await readStream(nc, `shardflow-${job}-in`)).map((m) => {
+    const [, , , partition, kind] = m.subject.split('.');
+    const batch = m.headers['Shardflow-Batch'];
+    return {
+      seq: m.seq,
+      partition: Number(partition),
+      kind: kind as InputMessage['kind'],
+      watermark: Number(m.headers['Shardflow-Watermark']),
+      events: kind === 'marker' ? [] : batch ? (unpack(m.data) as Uint8Array[]) : [m.data],
+      headers: m.headers,
+      ingestTime: m.timestamp,
+    };
+  });
+}
+
+/** A number naming an event's position (sequence and place in its message), for oracles keyed by number. */
+export function eventId(seq: number, index: number): number {
+  return seq * 100_000 + index;
 }
 
 export async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {

@@ -7,7 +7,7 @@ import type { JobProducer } from '../cluster/producer.ts';
 import { readKvResults } from '../cluster/sinks/kv-sink.ts';
 import { lateStream, resultsBucket } from '../common/names.ts';
 import { seededRandom } from '../common/random.ts';
-import { readStream, recentWarnings, sleep, waitFor, type ShardflowProcess } from './cluster-harness.ts';
+import { eventId, readStream, recentWarnings, sleep, waitFor, type ShardflowProcess } from './cluster-harness.ts';
 import { expectedCounting } from './counting-oracle.ts';
 import { COUNTING } from './fixtures/counting-job.ts';
 
@@ -47,6 +47,10 @@ async function sinkRows(nc: NatsConnection): Promise<Map<string, Record<string, 
 
 /** Waits until the sink equals the oracle (recomputed from the log each time), then checks the late
  *  side output: every late event once, with its reason. */
+function lateId(m: { headers: Record<string, string> }): number {
+  return eventId(Number(m.headers['Shardflow-Source-Seq']), Number(m.headers['Shardflow-Source-Index']));
+}
+
 export async function expectExactResults(nc: NatsConnection, processes: ShardflowProcess[], timeoutMs: number): Promise<{ results: number; late: number }> {
   let last = { expected: 0, found: 0, missing: 0, wrong: 0, extra: 0 };
   try {
@@ -76,11 +80,11 @@ export async function expectExactResults(nc: NatsConnection, processes: Shardflo
   try {
     await waitFor(async () => (late = await readStream(nc, lateStream('counting'))).length >= expected.late.size, 20_000, 'late side output');
   } catch (err) {
-    const seen = new Set(late.map((m) => Number(m.headers['Shardflow-Source-Seq'])));
+    const seen = new Set(late.map(lateId));
     const missing = [...expected.late].filter((s) => !seen.has(s));
-    throw new Error(`${(err as Error).message}: ${late.length} of ${expected.late.size} late events; missing source seqs ${missing.slice(0, 20).join(',')}`);
+    throw new Error(`${(err as Error).message}: ${late.length} of ${expected.late.size} late events; missing positions ${missing.slice(0, 20).join(',')}`);
   }
-  const lateSeqs = late.map((m) => Number(m.headers['Shardflow-Source-Seq']));
+  const lateSeqs = late.map(lateId);
   expect(new Set(lateSeqs).size).toBe(lateSeqs.length);
   expect(new Set(lateSeqs)).toEqual(expected.late);
   for (const m of late) expect(m.headers['Shardflow-Reason']).toBe('window-closed');

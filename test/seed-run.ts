@@ -9,10 +9,10 @@ import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { expect } from 'vitest';
 import { readFileResults, readKvResults, readPostgresResults, type ResultRow } from '../cluster/sinks/index.ts';
-import { deadLetterStream, inputStream, lateStream, resultsBucket } from '../common/names.ts';
+import { deadLetterStream, lateStream, resultsBucket } from '../common/names.ts';
 import { seededRandom } from '../common/random.ts';
 import type { Job } from '../jobs/define-job.ts';
-import { readStream, recentWarnings, waitFor, type ShardflowProcess } from './cluster-harness.ts';
+import { eventId, readInputLog, readStream, recentWarnings, waitFor, type ShardflowProcess } from './cluster-harness.ts';
 import { freshTableName, queryPostgres } from './postgres-harness.ts';
 import { describeDiff, diffRows, isEmptyDiff, rowsById, SEED_ORACLES, type RowDiff } from './seed-oracles/index.ts';
 
@@ -78,8 +78,9 @@ export function postgresSink(url: string, job: string): SinkUnderTest & { table:
 export async function expectSeedResults(nc: NatsConnection, job: string, sink: SinkUnderTest, processes: readonly ShardflowProcess[], timeoutMs: number): Promise<{ rows: number; deadLetters: number }> {
   const oracle = SEED_ORACLES[job];
   if (!oracle) throw new Error(`no seed oracle for job ${job}`);
-  const log = (await readStream(nc, inputStream(job))).filter((m) => m.headers['Shardflow-Control'] === undefined);
-  const raws = log.map((m) => new TextDecoder().decode(m.data));
+  // Every event of the log in stored order, with its position (a producer's batch holds several).
+  const log = (await readInputLog(nc, job)).filter((m) => m.kind !== 'marker').flatMap((m) => m.events.map((data, index) => ({ id: eventId(m.seq, index), data })));
+  const raws = log.map((e) => new TextDecoder().decode(e.data));
   // The generators write either past times or absurd future ones, so the exact ingest time is moot.
   const expected = oracle(raws, Date.now());
 
@@ -98,14 +99,14 @@ export async function expectSeedResults(nc: NatsConnection, job: string, sink: S
     throw new Error(`${err.message}: ${diff ? describeDiff(diff) : 'nothing read'}; duplicated windows ${duplicates.length}\n${recentWarnings(processes)}`);
   });
 
-  const positionOf = new Map(log.map((m, position) => [m.seq, position]));
+  const positionOf = new Map(log.map((e, position) => [e.id, position]));
   let dlq = await readStream(nc, deadLetterStream(job));
   await waitFor(async () => (dlq = await readStream(nc, deadLetterStream(job))).length >= expected.deadLetters.size, 20_000, `${expected.deadLetters.size} dead letters of ${job}`).catch((err: Error) => {
     throw new Error(`${err.message}: found ${dlq.length}`);
   });
   const reasons = new Map<number, string>();
   for (const m of dlq) {
-    const position = positionOf.get(Number(m.headers['Shardflow-Source-Seq']));
+    const position = positionOf.get(eventId(Number(m.headers['Shardflow-Source-Seq']), Number(m.headers['Shardflow-Source-Index'])));
     expect(position, `dead letter ${m.subject} points at no event of the log`).toBeDefined();
     expect(reasons.has(position!), `event ${position} dead-lettered twice`).toBe(false);
     reasons.set(position!, m.headers['Shardflow-Reason']!);

@@ -8,7 +8,7 @@ import { ShardflowError } from '../../common/errors.ts';
 import { startMetricsServer } from '../../common/metrics-server.ts';
 import { seededRandom } from '../../common/random.ts';
 import type { Job } from '../../jobs/define-job.ts';
-import { ensureJobTopology } from '../../cluster/topology.ts';
+import { ensureJobTopology } from '../../nats/topology.ts';
 import { loadJob } from '../../jobs/catalog.ts';
 import { loadRawEvents } from '../raw-events.ts';
 import { progressBar } from '../progress.ts';
@@ -44,7 +44,7 @@ export async function produceCommand(options: ProduceOptions, config: Config, lo
   const nc = await connect({ servers: config.NATS_URL.split(','), name: `producer-${process.pid}` });
   try {
     await ensureJobTopology(nc, await jetstreamManager(nc), job.name, { replicas: config.REPLICAS });
-    const producer = new JobProducer(jetstream(nc), job, { producerId: options.id ?? `${job.name}-${options.seed}` });
+    const producer = new JobProducer(nc, job, { producerId: options.id ?? `${job.name}-${options.seed}` });
     const bar = progressBar(`produce ${job.name}`, raws.length);
     const began = performance.now();
     for (let i = 0; i < raws.length; i++) {
@@ -78,7 +78,7 @@ async function produceLiveCommand(job: Job<unknown>, options: ProduceOptions, co
   process.once('SIGINT', stop);
   try {
     await ensureJobTopology(nc, await jetstreamManager(nc), job.name, { replicas: config.REPLICAS });
-    const producer = new JobProducer(jetstream(nc), job, { producerId: options.id ?? `${job.name}-live-${Date.now()}` });
+    const producer = new JobProducer(nc, job, { producerId: options.id ?? `${job.name}-live-${Date.now()}` });
     log.info({ job: job.name, rate, metricsPort: metricsServer.port }, 'producing live events until SIGTERM');
     const progress = setInterval(() => process.stdout.write(`[${new Date().toISOString().slice(11, 19)}] ${job.name}: ${producer.published} events published\n`), 10_000);
     const count = await produceLive(producer, job, rate, seededRandom(options.seed), () => stopping);

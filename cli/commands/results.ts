@@ -6,9 +6,9 @@ import { sinkDefaults, type Config } from '../../common/config.ts';
 import { ShardflowError } from '../../common/errors.ts';
 import { resultsBucket } from '../../common/names.ts';
 import { readFileResults, readKvResults, readPostgresResults, type ResultRow } from '../../cluster/sinks/index.ts';
-import { openBucket } from '../../cluster/topology.ts';
+import { openBucket } from '../../nats/topology.ts';
 import { loadJob } from '../../jobs/catalog.ts';
-import { withSinkDefaults } from '../../jobs/sink-spec.ts';
+import { withSinkDefaults } from '../../common/sink-spec.ts';
 
 export const RESULTS_HELP = `Usage: shardflow results --job NAME
 

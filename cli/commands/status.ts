@@ -1,72 +1,24 @@
-// `shardflow status`: the cluster as the coordination bucket shows it. `--json` prints a stable shape
-// that scripts rely on:
+// `shardflow status`: the cluster as the coordination bucket shows it, and how full its streams and
+// buckets are. `--json` prints a stable shape that scripts rely on:
 //   { "leader": {"id", "term"} | null,
-//     "coordinators": [{"id", "role", "alive"}],
-//     "workers": [{"id", "alive", "partitions", "last_heartbeat_ms"}],
-//     "partitions": [{"job", "partition", "owner", "lag"}] }
-import { openBucket } from '../../cluster/topology.ts';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+//     "coordinators": [{"id", "role", "alive", "metrics_port"}],
+//     "workers": [{"id", "alive", "partitions", "last_heartbeat_ms", "metrics_port"}],
+//     "partitions": [{"job", "partition", "owner", "lag"}],
+//     "storage": { "streams": [{"stream", "bytes", "messages", "max_bytes", "max_age_ms", "max_msgs"}],
+//                  "account": {"storage_bytes", "max_storage_bytes", "reserved_bytes"} } }
+// Limits as JetStream states them: max_bytes, max_msgs and max_storage_bytes -1 and max_age_ms 0 mean
+// none.
 import type { Config } from '../../common/config.ts';
-import { ASSIGNMENT_KEY, COORDINATION_BUCKET } from '../../common/names.ts';
-import { readLeader, type AssignmentRecord, type CoordinatorHeartbeat, type WorkerHeartbeat } from '../../coordinator/protocol.ts';
+import { formatDuration } from '../../common/duration.ts';
+import { readStatus, type ClusterStorage } from '../../coordinator/cluster-status.ts';
 
 export const STATUS_HELP = `Usage: shardflow status [--json]
 
-Shows the leader and its term, the coordinators, every worker (alive, partitions, last heartbeat) and
-every partition (owner, lag). --json prints it as one JSON object (a stable shape for scripts).`;
-
-export interface ClusterStatus {
-  leader: { id: string; term: number } | null;
-  coordinators: { id: string; role: string; alive: boolean; metrics_port: number }[];
-  workers: { id: string; alive: boolean; partitions: number; last_heartbeat_ms: number; metrics_port: number }[];
-  partitions: { job: string; partition: number; owner: string | null; lag: number | null }[];
-}
-
-export async function readStatus(natsUrl: string, config: Config): Promise<ClusterStatus> {
-  const nc = await connect({ servers: natsUrl.split(','), name: `status-${process.pid}` });
-  try {
-    return await statusOver(nc, config);
-  } finally {
-    await nc.close();
-  }
-}
-
-/** The status read over an open connection (for callers that poll it). */
-export async function statusOver(nc: NatsConnection, config: Pick<Config, 'REPLICAS' | 'LEADER_LEASE_MS' | 'WORKER_TIMEOUT_MS'>): Promise<ClusterStatus> {
-  const kv = await openBucket(nc, COORDINATION_BUCKET, config.REPLICAS);
-  const now = Date.now();
-  const leader = await readLeader(kv);
-  // By id: a key listing taken while a stream fails over can name a key twice.
-  const coordinatorsById = new Map<string, CoordinatorHeartbeat>();
-  const workersById = new Map<string, WorkerHeartbeat>();
-  for await (const key of await kv.keys()) {
-    const e = await kv.get(key);
-    if (e?.operation !== 'PUT') continue;
-    if (key.startsWith('coordinators.')) coordinatorsById.set(key, e.json() as CoordinatorHeartbeat);
-    if (key.startsWith('workers.')) workersById.set(key, e.json() as WorkerHeartbeat);
-  }
-  const coordinators = [...coordinatorsById.values()];
-  const workers = [...workersById.values()];
-  const assignmentEntry = await kv.get(ASSIGNMENT_KEY);
-  const assignment = assignmentEntry?.operation === 'PUT' ? (assignmentEntry.json() as AssignmentRecord) : null;
-  const lease = config.LEADER_LEASE_MS;
-  const timeout = config.WORKER_TIMEOUT_MS;
-  const leaderAlive = leader !== null && now - leader.renewedAt < lease;
-  const lagOf = new Map<string, number>();
-  for (const w of workers) for (const [k, v] of Object.entries(w.lag)) lagOf.set(`${w.id} ${k}`, v);
-  return {
-    leader: leader && leaderAlive ? { id: leader.id, term: leader.term } : null,
-    coordinators: coordinators
-      .map((c) => ({ id: c.id, role: c.role, alive: now - c.at < lease, metrics_port: c.metricsPort }))
-      .sort((a, b) => (a.id < b.id ? -1 : 1)),
-    workers: workers
-      .map((w) => ({ id: w.id, alive: now - w.at < timeout, partitions: w.owned.length, last_heartbeat_ms: now - w.at, metrics_port: w.metricsPort }))
-      .sort((a, b) => (a.id < b.id ? -1 : 1)),
-    partitions: Object.entries(assignment?.owners ?? {})
-      .sort(([a], [b]) => (a < b ? -1 : 1))
-      .flatMap(([job, owners]) => owners.map((owner, partition) => ({ job, partition, owner, lag: owner ? (lagOf.get(`${owner} ${job}/${partition}`) ?? null) : null }))),
-  };
-}
+Shows the leader and its term, the coordinators, every worker (alive, partitions, last heartbeat),
+every partition (owner, lag), and storage: each stream and bucket of shardflow (input, ingest, dead
+letters, late events, results, checkpoints, coordination) with its size against its limit, messages
+and max age, and the JetStream store (used, and reserved by the streams' limits). --json prints it as
+one JSON object (a stable shape for scripts).`;
 
 export async function statusCommand(options: { json: boolean }, config: Config): Promise<number> {
   const s = await readStatus(config.NATS_URL, config);
@@ -86,6 +38,46 @@ export async function statusCommand(options: { json: boolean }, config: Config):
   for (const [job, parts] of byJob) {
     lines.push(`  ${job}: ${parts.map((p) => `${p.partition}:${p.owner ?? '-'}${p.lag ? `(lag ${p.lag})` : ''}`).join(' ')}`);
   }
+  if (s.storage) lines.push('storage:', ...storageLines(s.storage));
   process.stdout.write(lines.join('\n') + '\n');
   return 0;
+}
+
+/** `  shardflow-station-sentiment-in   12.4 MiB / 1.0 GiB (1%)  52,311 msgs  max age 7d`, one per
+ *  stream, then the store of the JetStream account. */
+export function storageLines(storage: ClusterStorage): string[] {
+  const width = Math.max(0, ...storage.streams.map((st) => st.stream.length));
+  const sizes = storage.streams.map((st) => (st.max_bytes > 0 ? `${formatBytes(st.bytes)} / ${formatBytes(st.max_bytes)} (${percent(st.bytes, st.max_bytes)})` : `${formatBytes(st.bytes)} (no byte limit)`));
+  const sizeWidth = Math.max(0, ...sizes.map((t) => t.length));
+  const lines = storage.streams.map((st, i) => {
+    const count = `${st.messages.toLocaleString('en-US')} ${st.messages === 1 ? 'msg' : 'msgs'}${st.max_msgs > 0 ? ` of at most ${st.max_msgs.toLocaleString('en-US')}` : ''}`;
+    return `  ${st.stream.padEnd(width)}  ${sizes[i]!.padEnd(sizeWidth)}  ${count.padEnd(12)}${st.max_age_ms > 0 ? `  max age ${formatDuration(st.max_age_ms)}` : ''}`.trimEnd();
+  });
+  if (lines.length === 0) lines.push('  no shardflow streams yet');
+  const a = storage.account;
+  const limit = a.max_storage_bytes > 0 ? `of ${formatBytes(a.max_storage_bytes)} (${percent(a.storage_bytes, a.max_storage_bytes)})` : "(no account limit: the server's max_file_store bounds it)";
+  lines.push(`  JetStream store  ${formatBytes(a.storage_bytes)} used ${limit}; ${formatBytes(a.reserved_bytes)} reserved by stream limits`);
+  return lines;
+}
+
+const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+
+/** 512 B, 12.4 MiB, 140 MiB, 8.0 GiB: three significant figures at most. */
+export function formatBytes(bytes: number): string {
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < UNITS.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  if (unit === 0) return `${bytes} B`;
+  return `${value >= 100 ? Math.round(value) : value.toFixed(1)} ${UNITS[unit]}`;
+}
+
+/** Whole percent, but never 0% for a stream holding something nor 100% short of the limit. */
+function percent(part: number, whole: number): string {
+  const p = (100 * part) / whole;
+  if (part > 0 && p < 1) return '<1%';
+  if (part < whole && p > 99) return '>99%';
+  return `${Math.round(p)}%`;
 }

@@ -7,7 +7,7 @@ import type { Logger } from '../../common/logger.ts';
 import { startMetricsServer } from '../../common/metrics-server.ts';
 import { loadJob } from '../../jobs/catalog.ts';
 import { targetGroups, writeTargetsFile } from '../prometheus-targets.ts';
-import { readStatus } from './status.ts';
+import { readStatus } from '../../coordinator/cluster-status.ts';
 
 export const UP_HELP = `Usage: shardflow up [--workers N] [--coordinators N] [--job NAME] [--rate R]
 

@@ -1,6 +1,6 @@
 // `shardflow worker`: one worker process running the given partitions of the given jobs until SIGTERM.
 import { defaultProcessId, sinkDefaults, type Config } from '../../common/config.ts';
-import { withSinkDefaults } from '../../jobs/sink-spec.ts';
+import { withSinkDefaults } from '../../common/sink-spec.ts';
 import type { Logger } from '../../common/logger.ts';
 import { startMetricsServer } from '../../common/metrics-server.ts';
 import { Worker } from '../../cluster/worker.ts';

@@ -49,7 +49,9 @@ async function sinkFailure(promise: Promise<unknown>): Promise<Error> {
     () => undefined,
     (e: unknown) => e,
   );
-  expect(isShardflowError(err, 'SINK_FAILED'), `expected SINK_FAILED, got ${String(err)}`).toBe(true);
+  // Permanent: retrying cannot help, so the partition fails instead of waiting for the folder.
+  expect(isShardflowError(err, 'SINK_REFUSED'), `expected SINK_REFUSED, got ${String(err)}`).toBe(true);
+  expect((err as { retryable: boolean }).retryable).toBe(false);
   return err as Error;
 }
 
@@ -189,7 +191,7 @@ describe('the files sink', () => {
     expect((await readdir(folder)).filter((n) => n.startsWith('.'))).toEqual([]);
   }, 180_000);
 
-  it.skipIf(isRoot)('fails a write into a read-only folder with SINK_FAILED and the path, without retrying (skipped when running as root, which ignores permissions)', async () => {
+  it.skipIf(isRoot)('refuses a write into a read-only folder (SINK_REFUSED) with the path, without retrying (skipped when running as root, which ignores permissions)', async () => {
     const sink = await FilesSink.open(dir, JOB);
     await chmod(folder, 0o500);
     const err = await sinkFailure(sink.write([upsert(row('k', 0, 0))]));
@@ -197,7 +199,7 @@ describe('the files sink', () => {
     expect(err.message).toMatch(/after 1 attempt/);
   });
 
-  it('fails with SINK_FAILED and the path, without retrying, when the folder is under a file', async () => {
+  it('refuses (SINK_REFUSED) with the path, without retrying, when the folder is under a file', async () => {
     await writeFile(join(dir, 'plain-file'), '');
     const err = await sinkFailure(FilesSink.open(join(dir, 'plain-file'), JOB));
     expect(err.message).toContain(join(dir, 'plain-file', JOB));

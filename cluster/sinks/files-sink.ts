@@ -17,7 +17,7 @@ import { lstat, mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/p
 import { join, resolve } from 'node:path';
 import { ShardflowError } from '../../common/errors.ts';
 import { JOB_NAME_PATTERN } from '../../common/names.ts';
-import { forEachLimited, withRetry, type ResultRow, type Sink, type SinkWrite } from './sink.ts';
+import { ALL_WRITTEN, forEachLimited, withRetry, type ResultRow, type Sink, type SinkWrite, type SinkWriteOutcome } from './sink.ts';
 
 /** Files written at once: enough to overlap fsyncs, well under a default limit of 1,024 descriptors. */
 const CONCURRENCY = 32;
@@ -49,8 +49,8 @@ export class FilesSink implements Sink {
     return new FilesSink(job, folder);
   }
 
-  async write(batch: readonly SinkWrite[]): Promise<void> {
-    if (batch.length === 0) return;
+  async write(batch: readonly SinkWrite[]): Promise<SinkWriteOutcome> {
+    if (batch.length === 0) return ALL_WRITTEN;
     const targets = [...latestPerFile(batch, this.job)];
     await forEachLimited(targets, CONCURRENCY, async ([name, w]) => {
       const path = join(this.folder, name);
@@ -60,6 +60,7 @@ export class FilesSink implements Sink {
     // One folder fsync makes every rename and unlink of the batch durable. Done even when every write
     // was skipped: a skipped file may have been renamed in by a writer killed before its own fsync.
     await withRetry(`files sink: syncing ${this.folder}`, ATTEMPTS, () => syncFolder(this.folder), isPermanent);
+    return ALL_WRITTEN;
   }
 
   async close(): Promise<void> {}
@@ -133,7 +134,7 @@ function render(row: ResultRow): string {
   const { job, key, window_start, window_end, revision, ...aggregates } = row;
   for (const reserved of ['window_start_ms', 'window_end_ms']) {
     if (reserved in aggregates) {
-      throw new ShardflowError('SINK_FAILED', `files sink: job ${job} has an aggregate named "${reserved}", which the files sink uses for the window bounds; rename the aggregate`);
+      throw new ShardflowError('SINK_REFUSED', `files sink: job ${job} has an aggregate named "${reserved}", which the files sink uses for the window bounds; rename the aggregate`);
     }
   }
   const file = {
@@ -154,9 +155,9 @@ function parseRow(path: string, text: string): ResultRow {
   try {
     file = JSON.parse(text);
   } catch (err) {
-    throw new ShardflowError('SINK_FAILED', `files sink: ${path} is not JSON: ${(err as Error).message}`, { cause: err });
+    throw new ShardflowError('SINK_REFUSED', `files sink: ${path} is not JSON: ${(err as Error).message}`, { cause: err });
   }
-  const notARow = () => new ShardflowError('SINK_FAILED', `files sink: ${path} is not a result row (job, key, revision, window_start_ms, window_end_ms)`);
+  const notARow = () => new ShardflowError('SINK_REFUSED', `files sink: ${path} is not a result row (job, key, revision, window_start_ms, window_end_ms)`);
   if (typeof file !== 'object' || file === null || Array.isArray(file)) throw notARow();
   const { job, key, revision, window_start_ms, window_end_ms, window_start: _iso, window_end: _isoEnd, ...aggregates } = file as Record<string, unknown>;
   if (typeof job !== 'string' || typeof key !== 'string' || typeof revision !== 'number' || typeof window_start_ms !== 'number' || typeof window_end_ms !== 'number') throw notARow();
@@ -173,7 +174,7 @@ function latestPerFile(batch: readonly SinkWrite[], job: string): Map<string, Si
   for (const w of batch) {
     const target = w.op === 'upsert' ? w.row : w;
     if (target.job !== job) {
-      throw new ShardflowError('SINK_FAILED', `files sink: a result of job ${target.job} was sent to the sink of job ${job} (a bug in the caller)`);
+      throw new ShardflowError('SINK_REFUSED', `files sink: a result of job ${target.job} was sent to the sink of job ${job} (a bug in the caller)`);
     }
     const name = resultFileName(target.key, target.window_start, target.window_end);
     const before = latest.get(name);
@@ -253,7 +254,7 @@ async function removeStaleTempFiles(folder: string): Promise<void> {
 
 function jobFolder(dir: string, job: string): string {
   if (!JOB_NAME_PATTERN.test(job)) {
-    throw new ShardflowError('SINK_FAILED', `files sink: "${job}" is not a job name (lowercase letters, digits, dashes)`);
+    throw new ShardflowError('SINK_REFUSED', `files sink: "${job}" is not a job name (lowercase letters, digits, dashes)`);
   }
   return join(resolve(dir), job);
 }
@@ -263,7 +264,7 @@ function basicIso(ms: number): string {
   const iso = Number.isInteger(ms) && Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : '';
   // Four-digit years keep names fixed width, so they sort by time (years past 9999 get a sign and six).
   if (!/^\d{4}-/.test(iso)) {
-    throw new ShardflowError('SINK_FAILED', `files sink: window bound ${ms} is not an epoch-ms time between years 0000 and 9999`);
+    throw new ShardflowError('SINK_REFUSED', `files sink: window bound ${ms} is not an epoch-ms time between years 0000 and 9999`);
   }
   return iso.replace(/[-:]/g, '');
 }

@@ -18,7 +18,7 @@ describe.skipIf(!url)(`the MongoDB sink${url ? '' : ' (skipped: MONGO_URL is not
     const client = new MongoClient(url!);
     try {
       const docs = await client.db(db).collection('results').find().toArray();
-      expect(docs).toEqual([{ _id: 'k|0|10', ...row(1, 2) }]);
+      expect(docs).toEqual([{ _id: 'j|k|0|10', ...row(1, 2) }]);
       await sink.write([{ op: 'delete', job: 'j', key: 'k', window_start: 0, window_end: 10, revision: 1 }]);
       expect(await client.db(db).collection('results').countDocuments()).toBe(0);
       await client.db(db).dropDatabase();

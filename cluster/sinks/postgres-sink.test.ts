@@ -52,7 +52,7 @@ describe('naming columns', () => {
 
   it('rejects empty, over-long, NUL-bearing and reserved names as a configuration mistake', () => {
     for (const name of ['', 'x'.repeat(64), 'a\0b', 'updated_at']) {
-      expect(() => checkIdentifier(name, 'aggregate')).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringMatching(/rename the aggregate/) }));
+      expect(() => checkIdentifier(name, 'aggregate')).toThrow(expect.objectContaining({ code: 'JOB_INVALID', message: expect.stringMatching(/rename the aggregate/) }));
     }
   });
 });
@@ -129,7 +129,7 @@ describe.skipIf(pg.skip)(`the PostgreSQL sink${pg.skip ? ` (skipped: ${pg.unreac
     const table = freshTable();
     const sink = await open(table);
     for (const name of ['', 'updated_at', 'x'.repeat(64)]) {
-      await expect(sink.write([upsert(row('k', 0, { [name]: 1 }))])).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+      await expect(sink.write([upsert(row('k', 0, { [name]: 1 }))])).rejects.toMatchObject({ code: 'JOB_INVALID' });
     }
     expect((await admin.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n).toBe(0);
   });
@@ -239,17 +239,34 @@ describe.skipIf(pg.skip)(`the PostgreSQL sink${pg.skip ? ` (skipped: ${pg.unreac
     for (const r of rows) expect(r).toEqual(row(r.key, 9, { n: 9_000 + Number(r.key.slice(1)), tag: 'r9' }));
   });
 
-  it('fails at once with SINK_FAILED and the Postgres code on a value of the wrong type', async () => {
+  it('returns the rows PostgreSQL refuses for their data, with its code, and writes the others of the batch', async () => {
     const table = freshTable();
     const sink = await open(table);
     await sink.write([upsert(row('k', 0, { n: 1 }))]);
-    const err = await sink.write([upsert(row('k', 1, { n: 'not a number' }))]).catch((e: unknown) => e);
-    expect(isShardflowError(err, 'SINK_FAILED')).toBe(true);
-    expect((err as Error).message).toMatch(/after 1 attempt\(s\).*22P02/);
-    expect(await readPostgresResults(url, table, 'j')).toEqual([row('k', 0, { n: 1 })]);
+    const bad = upsert(row('k', 1, { n: 'not a number' }));
+    const long = upsert(row(randomBytes(4_500).toString('hex'), 0, { n: 2 })); // incompressible, beyond what a btree index row holds
+    const good = Array.from({ length: 40 }, (_, i) => upsert(row(`g${i}`, 0, { n: i })));
+    const before = sink.roundTrips;
+    const outcome = await sink.write([...good.slice(0, 20), bad, ...good.slice(20), long]);
+    const byKey = new Map(outcome.rejected.map((r) => [r.write.op === 'upsert' ? r.write.row.key : '', r.message]));
+    expect(outcome.rejected).toHaveLength(2);
+    expect(byKey.get('k')).toMatch(/22P02/);
+    expect(byKey.get((long as { row: { key: string } }).row.key)).toMatch(/54000|index row/);
+    expect(sink.roundTrips - before).toBeLessThan(30);
+    const rows = await readPostgresResults(url, table, 'j');
+    expect(rows.find((r) => r.key === 'k')).toEqual(row('k', 0, { n: 1 }));
+    expect(rows.filter((r) => r.key.startsWith('g'))).toHaveLength(40);
   });
 
-  it('fails at once with SINK_FAILED when the role lacks privileges', async () => {
+  it('stores text with NUL characters (which PostgreSQL refuses) with U+FFFD in their place, in text and jsonb', async () => {
+    const table = freshTable();
+    const sink = await open(table);
+    const outcome = await sink.write([upsert(row('k', 0, { label: 'Evil\u0000Brand', per_brand: { 'Evil\u0000Brand': 2 }, top: [{ value: 'a\u0000b', count: 1 }] }))]);
+    expect(outcome.rejected).toEqual([]);
+    expect(await readPostgresResults(url, table, 'j')).toEqual([row('k', 0, { label: 'Evil\ufffdBrand', per_brand: { 'Evil\ufffdBrand': 2 }, top: [{ value: 'a\ufffdb', count: 1 }] })]);
+  });
+
+  it('refuses at once (SINK_REFUSED, not retryable) when the role lacks privileges', async () => {
     const table = freshTable();
     await (await open(table)).write([upsert(row('k', 0, { n: 1 }))]);
     const role = `sf_pg_reader_${randomBytes(4).toString('hex')}`;
@@ -258,7 +275,7 @@ describe.skipIf(pg.skip)(`the PostgreSQL sink${pg.skip ? ` (skipped: ${pg.unreac
     const asRole = new URL(url);
     asRole.username = role;
     asRole.password = 'reader';
-    await expect(PostgresSink.open(asRole.toString(), table)).rejects.toMatchObject({ code: 'SINK_FAILED', message: expect.stringMatching(/after 1 attempt\(s\).*42501/) });
+    await expect(PostgresSink.open(asRole.toString(), table)).rejects.toMatchObject({ code: 'SINK_REFUSED', retryable: false, message: expect.stringMatching(/after 1 attempt\(s\).*42501/) });
   });
 
   it('retries a write whose connection the server terminates mid-statement', async () => {

@@ -6,7 +6,7 @@
 // null is not created until a value gives its type (until then it reads as null, as it would anyway).
 import { Client, Pool, escapeIdentifier } from 'pg';
 import { ShardflowError } from '../../common/errors.ts';
-import { withRetry, type ResultRow, type Sink, type SinkWrite } from './sink.ts';
+import { isolateRejected, sanitizeRow, withRetry, type ResultRow, type Sink, type SinkWrite, type SinkWriteOutcome } from './sink.ts';
 
 /** The column type a new aggregate column gets from the JS type of its first non-null value. */
 export type ColumnType = 'double precision' | 'text' | 'boolean' | 'jsonb';
@@ -41,6 +41,18 @@ const NETWORK_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'E
 /** Two workers creating the same table or column at once: the loser sees one of these; trying again finds it made. */
 const CATALOG_RACE_SQLSTATES = new Set(['23505', '42P07', '42701', '42710']);
 
+/** SQLSTATE classes that blame the data of a row: 22 data exception (a value of the wrong type, a
+ *  character the encoding cannot hold), 54 program limit exceeded (a key too long for the index),
+ *  23 integrity constraint violation. A batch that fails with one is split to find the rows. */
+const ROW_FAULT_CLASSES = new Set(['22', '23', '54']);
+
+/** True when the failure is caused by the data of the rows written, not by the database or the table. */
+export function isRowFault(err: unknown): boolean {
+  const cause = (err as { cause?: unknown } | null)?.cause ?? err;
+  const code = (cause as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && ROW_FAULT_CLASSES.has(code.slice(0, 2)) && code !== '23505';
+}
+
 /** True when retrying can help: a dropped or refused connection, a server going down, a lock conflict. */
 export function isTransientPostgresError(err: unknown): boolean {
   if (err instanceof AggregateError) return err.errors.some(isTransientPostgresError);
@@ -64,7 +76,7 @@ export function checkIdentifier(name: string, what: 'table' | 'aggregate'): void
     : undefined;
   if (problem) {
     const fix = what === 'aggregate' ? 'rename the aggregate in the job definition' : "name another table in the job's sink";
-    throw new ShardflowError('CONFIG_INVALID', `${what} name "${name}" cannot be used as a PostgreSQL identifier: ${problem}; ${fix}`);
+    throw new ShardflowError(what === 'aggregate' ? 'JOB_INVALID' : 'CONFIG_INVALID', `${what} name "${name}" cannot be used as a PostgreSQL identifier: ${problem}; ${fix}`);
   }
 }
 
@@ -81,7 +93,7 @@ export function columnTypeOf(name: string, value: unknown): ColumnType | undefin
     case 'object':
       return 'jsonb';
     default:
-      throw new ShardflowError('SINK_FAILED', `aggregate "${name}" produced a ${typeof value}, which the PostgreSQL sink cannot store; return a number, string, boolean, object or array`);
+      throw new ShardflowError('SINK_REFUSED', `aggregate "${name}" produced a ${typeof value}, which the PostgreSQL sink cannot store; return a number, string, boolean, object or array`);
   }
 }
 
@@ -135,12 +147,18 @@ export class PostgresSink implements Sink {
     return this.sent;
   }
 
-  async write(batch: readonly SinkWrite[]): Promise<void> {
-    if (batch.length === 0) return;
-    const writes = collapseWrites(batch);
+  async write(batch: readonly SinkWrite[]): Promise<SinkWriteOutcome> {
+    if (batch.length === 0) return { rejected: [] };
+    const writes = collapseWrites(batch.map((w) => (w.op === 'upsert' ? { op: 'upsert', row: sanitizeRow(w.row) } : w)));
     await this.addColumns(writes);
-    const statement = this.statementFor(writes);
-    await withRetry(`PostgreSQL write of ${writes.length} row(s) to table ${this.table}`, ATTEMPTS, () => this.query(statement.text, statement.values), (err) => !isTransientPostgresError(err));
+    return isolateRejected(
+      writes,
+      async (part) => {
+        const statement = this.statementFor(part);
+        await withRetry(`PostgreSQL write of ${part.length} row(s) to table ${this.table}`, ATTEMPTS, () => this.query(statement.text, statement.values), (err) => !isTransientPostgresError(err));
+      },
+      isRowFault,
+    );
   }
 
   async close(): Promise<void> {
@@ -345,7 +363,7 @@ function encode(value: unknown, columnType: string): unknown {
 }
 
 function timestamp(ms: number): string {
-  if (!Number.isFinite(ms)) throw new ShardflowError('SINK_FAILED', `window bound ${ms} is not an epoch-milliseconds number`);
+  if (!Number.isFinite(ms)) throw new ShardflowError('SINK_REFUSED', `window bound ${ms} is not an epoch-milliseconds number`);
   return new Date(ms).toISOString(); // exact to the millisecond, unlike to_timestamp(ms / 1000.0)
 }
 

@@ -65,7 +65,8 @@ describe('the user-activity job (seed 002)', () => {
       click('u-4', midnight + 75 * 60_000), // watermark 01:05: the day is closed
       click('u-5', midnight - 2 * 60_000), // too late
     ];
-    const run = runLocal(userActivity, raws, { ingestTime: () => INGEST });
+    // Ingested after the last of them: none is ahead of its ingest time by more than the job allows.
+    const run = runLocal(userActivity, raws, { ingestTime: () => midnight + 2 * 3_600_000 });
     const dayRows = results(run.records).filter((r) => r.start === day);
     expect(dayRows.map((r) => [r.revision, r.values])).toEqual([
       [0, { event_count: 3, unique_users: 2 }],

@@ -25,7 +25,7 @@ export const DAY = 86_400_000;
 /** Events before this are dead-lettered (the jobs' default limits.minEventTime). */
 export const MIN_EVENT_TIME = Date.UTC(2000, 0, 1);
 /** Events this far after their ingest time are dead-lettered (the default limits.maxFutureSkew). */
-export const MAX_FUTURE_SKEW = DAY;
+export const MAX_FUTURE_SKEW = 5 * MINUTE;
 /** The ISO-8601 UTC instants the generators write; anything else they write is meant to be invalid. */
 export const ISO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
 

@@ -1,0 +1,125 @@
+// The cluster as the coordination bucket shows it: leader, coordinators, workers, who owns which
+// partition and its lag; and, from JetStream, how full each of shardflow's streams and buckets is.
+// Read by `shardflow status`, the chaos monitor and anything else that watches the control plane;
+// `--json` prints this shape as it is (a stable shape scripts rely on).
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { Config } from '../common/config.ts';
+import { ASSIGNMENT_KEY, COORDINATION_BUCKET } from '../common/names.ts';
+import { openBucket } from '../nats/topology.ts';
+import { readLeader, type AssignmentRecord, type CoordinatorHeartbeat, type WorkerHeartbeat } from './protocol.ts';
+
+export interface ClusterStatus {
+  leader: { id: string; term: number } | null;
+  coordinators: { id: string; role: string; alive: boolean; metrics_port: number }[];
+  workers: { id: string; alive: boolean; partitions: number; last_heartbeat_ms: number; metrics_port: number }[];
+  partitions: { job: string; partition: number; owner: string | null; lag: number | null }[];
+  /** Filled by readStatus; left out by statusOver, which pollers call many times a second. */
+  storage?: ClusterStorage;
+}
+
+/** One stream or KV bucket (`KV_<bucket>`) of shardflow. Limits as JetStream states them: max_bytes
+ *  and max_msgs -1 and max_age_ms 0 mean none. */
+export interface StreamStorage {
+  stream: string;
+  bytes: number;
+  messages: number;
+  max_bytes: number;
+  max_age_ms: number;
+  max_msgs: number;
+}
+
+/** The JetStream account of the connection, all its streams (shardflow's or not) together. */
+export interface AccountStorage {
+  /** Bytes stored in file-backed streams. */
+  storage_bytes: number;
+  /** The account's own limit, -1 when it has none: then only the server's max_file_store bounds it,
+   *  which nats-server 2.9 does not tell clients. */
+  max_storage_bytes: number;
+  /** The max_bytes of every file-backed stream added up: JetStream holds this much of max_file_store
+   *  for them, and refuses a new stream whose max_bytes does not fit in what is left. */
+  reserved_bytes: number;
+}
+
+export interface ClusterStorage {
+  streams: StreamStorage[];
+  account: AccountStorage;
+}
+
+export async function readStatus(natsUrl: string, config: Config): Promise<ClusterStatus> {
+  const nc = await connect({ servers: natsUrl.split(','), name: `status-${process.pid}` });
+  try {
+    return { ...(await statusOver(nc, config)), storage: await storageOver(nc) };
+  } finally {
+    await nc.close();
+  }
+}
+
+/** The status read over an open connection (for callers that poll it). */
+export async function statusOver(nc: NatsConnection, config: Pick<Config, 'REPLICAS' | 'LEADER_LEASE_MS' | 'WORKER_TIMEOUT_MS'>): Promise<ClusterStatus> {
+  const kv = await openBucket(nc, COORDINATION_BUCKET, config.REPLICAS);
+  const now = Date.now();
+  const leader = await readLeader(kv);
+  // By id: a key listing taken while a stream fails over can name a key twice.
+  const coordinatorsById = new Map<string, CoordinatorHeartbeat>();
+  const workersById = new Map<string, WorkerHeartbeat>();
+  for await (const key of await kv.keys()) {
+    const e = await kv.get(key);
+    if (e?.operation !== 'PUT') continue;
+    if (key.startsWith('coordinators.')) coordinatorsById.set(key, e.json() as CoordinatorHeartbeat);
+    if (key.startsWith('workers.')) workersById.set(key, e.json() as WorkerHeartbeat);
+  }
+  const coordinators = [...coordinatorsById.values()];
+  const workers = [...workersById.values()];
+  const assignmentEntry = await kv.get(ASSIGNMENT_KEY);
+  const assignment = assignmentEntry?.operation === 'PUT' ? (assignmentEntry.json() as AssignmentRecord) : null;
+  const lease = config.LEADER_LEASE_MS;
+  const timeout = config.WORKER_TIMEOUT_MS;
+  const leaderAlive = leader !== null && now - leader.renewedAt < lease;
+  const lagOf = new Map<string, number>();
+  for (const w of workers) for (const [k, v] of Object.entries(w.lag)) lagOf.set(`${w.id} ${k}`, v);
+  return {
+    leader: leader && leaderAlive ? { id: leader.id, term: leader.term } : null,
+    coordinators: coordinators
+      .map((c) => ({ id: c.id, role: c.role, alive: now - c.at < lease, metrics_port: c.metricsPort }))
+      .sort((a, b) => (a.id < b.id ? -1 : 1)),
+    workers: workers
+      .map((w) => ({ id: w.id, alive: now - w.at < timeout, partitions: w.owned.length, last_heartbeat_ms: now - w.at, metrics_port: w.metricsPort }))
+      .sort((a, b) => (a.id < b.id ? -1 : 1)),
+    partitions: Object.entries(assignment?.owners ?? {})
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .flatMap(([job, owners]) => owners.map((owner, partition) => ({ job, partition, owner, lag: owner ? (lagOf.get(`${owner} ${job}/${partition}`) ?? null) : null }))),
+  };
+}
+
+
+/** Every stream name that common/names.ts builds starts with `shardflow-`; a bucket's stream is its
+ *  name after `KV_`. */
+const SHARDFLOW_STREAM = /^(KV_)?shardflow-/;
+
+const NS_PER_MS = 1_000_000;
+
+/** Size and limits of each of shardflow's streams and buckets, and the JetStream account's usage. */
+export async function storageOver(nc: NatsConnection): Promise<ClusterStorage> {
+  const jsm = await jetstreamManager(nc);
+  const streams: StreamStorage[] = [];
+  let reserved = 0;
+  for await (const info of jsm.streams.list()) {
+    const { config, state } = info;
+    if (config.storage === 'file' && config.max_bytes > 0) reserved += config.max_bytes;
+    if (!SHARDFLOW_STREAM.test(config.name)) continue;
+    streams.push({
+      stream: config.name,
+      bytes: state.bytes,
+      messages: state.messages,
+      max_bytes: config.max_bytes,
+      max_age_ms: Math.round(config.max_age / NS_PER_MS),
+      max_msgs: config.max_msgs,
+    });
+  }
+  const account = await jsm.getAccountInfo();
+  return {
+    streams: streams.sort((a, b) => (a.stream < b.stream ? -1 : 1)),
+    account: { storage_bytes: account.storage, max_storage_bytes: account.limits.max_storage, reserved_bytes: reserved },
+  };
+}
