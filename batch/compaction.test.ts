@@ -69,8 +69,8 @@ async function oracle(): Promise<{ rows: ExpectedRow[]; invalid: number; control
       continue;
     }
     rawBytes += m.data.byteLength;
-    // A producer's batch is a MessagePack array of the events' bytes (header Shardflow-Batch).
-    const events = m.headers['Shardflow-Batch'] ? (unpack(m.data) as Uint8Array[]) : [m.data];
+    // A producer's batch (subject .batch) is a MessagePack array of the events' bytes.
+    const events = kind === 'batch' ? (unpack(m.data) as Uint8Array[]) : [m.data];
     events.forEach((data, index) => {
       let parsed: unknown;
       try {

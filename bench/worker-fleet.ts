@@ -72,7 +72,7 @@ export async function steadyRate(read: () => Promise<number>, total: number, tim
     if (!high && value >= total * 0.9) high = { at, value };
     if (value >= total) break;
     if (at - began > timeoutMs) throw new Error(`only ${value} of ${total} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 250));
   }
   const seconds = (performance.now() - began) / 1000;
   if (!low || !high || high.at <= low.at) return { perSecond: total / seconds, seconds };

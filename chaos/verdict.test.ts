@@ -17,7 +17,7 @@ function log(entries: ({ p: number; raw: string } | { p: number; marker: number 
   return entries.map((e, i) => {
     const id = partitionId(CHAOS_JOB.name, e.p);
     if ('marker' in e) return { seq: i + 1, subject: partitionSubject(id, 'marker'), data: new Uint8Array(), timestamp: T, header: (n: string) => (n === HEADERS.watermark ? String(e.marker) : undefined) };
-    if ('batch' in e) return { seq: i + 1, subject: partitionSubject(id), data: packEvents(e.batch.map(bytes)), timestamp: T, header: (n: string) => (n === HEADERS.batch ? String(e.batch.length) : undefined) };
+    if ('batch' in e) return { seq: i + 1, subject: partitionSubject(id, 'batch'), data: packEvents(e.batch.map(bytes)), timestamp: T, header: () => undefined };
     return { seq: i + 1, subject: partitionSubject(id), data: bytes(e.raw), timestamp: T, header: () => undefined };
   });
 }

@@ -9,9 +9,9 @@
 // subject has not changed since this router's last message there. A restarted router reads that
 // position back and skips what the partition already holds; a zombie router's publish is refused,
 // which tells it that it lost the shard.
-import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import type { JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import type { ActorContext, Behavior } from '../actors/index.ts';
-import { packEvents, batchCount } from '../common/event-batch.ts';
+import { packEvents } from '../common/event-batch.ts';
 import { isShardflowError, ShardflowError } from '../common/errors.ts';
 import { cleanHeaderValue, truncateForLog } from '../common/header-value.ts';
 import type { Logger } from '../common/logger.ts';
@@ -45,8 +45,8 @@ const ROUTED_BATCH_EVENTS = 256;
 
 let generations = 0;
 
-export function toIngestRecord(m: { seq: number; data: Uint8Array; info: { timestampNanos: number }; headers?: { get(k: string): string } }): IngestRecord {
-  return { seq: m.seq, ingestTime: Math.floor(m.info.timestampNanos / 1e6), data: m.data, batch: m.headers ? batchCount(m.headers.get(HEADERS.batch) || undefined) : undefined };
+export function toIngestRecord(m: JsMsg): IngestRecord {
+  return { seq: m.seq, ingestTime: Math.floor(m.info.timestampNanos / 1e6), data: m.data };
 }
 
 export class IngestRouterActor<E> implements Behavior<RouterMessage> {
@@ -169,13 +169,11 @@ export class IngestRouterActor<E> implements Behavior<RouterMessage> {
   private async publishRouted(m: RoutedMessage): Promise<void> {
     const id = partitionId(this.job.name, m.partition);
     const subject = partitionSubject(id, 'routed');
-    const single = m.events.length === 1;
     const headers: Record<string, string> = { [HEADERS.ingestSeq]: formatIngestPosition(m.last) };
-    if (!single) headers[HEADERS.batch] = String(m.events.length);
     const expected = this.lastRoutedSeq.get(m.partition) ?? 0;
     for (let attempt = 1; ; attempt++) {
       try {
-        const ack = await this.env.publisher.publish(subject, single ? m.events[0]! : packEvents(m.events), { headers, expectLastSubjectSequence: expected });
+        const ack = await this.env.publisher.publish(subject, packEvents(m.events), { headers, expectLastSubjectSequence: expected });
         this.lastRoutedSeq.set(m.partition, ack.seq);
         return;
       } catch (err) {

@@ -10,7 +10,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { packEvents } from '../common/event-batch.ts';
 import { ShardflowError } from '../common/errors.ts';
 import { metrics } from '../common/metrics.ts';
-import { HEADERS, partitionId, partitionSubject } from '../common/names.ts';
+import { partitionId, partitionSubject } from '../common/names.ts';
 import { fnv1a32, partitionOf } from '../common/partition.ts';
 import type { Random } from '../common/random.ts';
 import type { Job } from '../jobs/define-job.ts';
@@ -129,9 +129,8 @@ export class JobProducer<E> {
     this.next += batch.events.length;
     const single = batch.events.length === 1;
     const data = single ? batch.events[0]! : packEvents(batch.events);
-    const headers: Record<string, string> | undefined = single ? undefined : { [HEADERS.batch]: String(batch.events.length) };
-    const subject = partitionSubject(partitionId(this.job.name, batch.partition));
-    const done = this.publishRetrying(subject, data, headers, `${this.options.producerId}-${first}`)
+    const subject = partitionSubject(partitionId(this.job.name, batch.partition), single ? 'event' : 'batch');
+    const done = this.publishRetrying(subject, data, `${this.options.producerId}-${first}`)
       .then((ack) => {
         const n = batch.events.length;
         this.published += n;
@@ -146,11 +145,11 @@ export class JobProducer<E> {
     this.inFlight.add(done);
   }
 
-  private async publishRetrying(subject: string, data: Uint8Array, headers: Record<string, string> | undefined, msgId: string): Promise<PubAck> {
+  private async publishRetrying(subject: string, data: Uint8Array, msgId: string): Promise<PubAck> {
     const deadline = Date.now() + (this.options.retryForMs ?? 60_000);
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.publisher.publish(subject, data, { msgId, ...(headers ? { headers } : {}) });
+        return await this.publisher.publish(subject, data, { msgId });
       } catch (err) {
         if (Date.now() > deadline) throw err;
         this.retries++;

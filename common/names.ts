@@ -56,18 +56,21 @@ export function describeCheckpointed(id: CheckpointedId): string {
 }
 
 /**
- * The partitioned input: one stream per job, three subjects per partition, read in order by one
+ * The partitioned input: one stream per job, four subjects per partition, read in order by one
  * consumer filtered on `shardflow.in.<job>.<p>.*`:
- * - `.event`: raw events from producers that know the partition (JobProducer, `shardflow produce`);
- * - `.routed`: events of plain clients, routed here from the ingest subject by a worker;
- * - `.marker`: watermark markers that a worker writes into an idle partition.
- * Separate subjects let permissions tell them apart: producers may write `.event` only.
+ * - `.event`: one raw event from a producer that knows the partition;
+ * - `.batch`: several raw events from such a producer (JobProducer, `shardflow produce`), packed as
+ *   common/event-batch.ts says;
+ * - `.routed`: a batch of plain clients' events, routed here from the ingest subject by a worker;
+ * - `.marker`: a watermark marker a worker writes into an idle partition.
+ * Separate subjects let permissions tell them apart (producers may write `.event` and `.batch` only)
+ * and readers know a batch without decoding headers.
  */
 export function inputStream(job: string): string {
   return `shardflow-${job}-in`;
 }
 
-export type InputKind = 'event' | 'routed' | 'marker';
+export type InputKind = 'event' | 'batch' | 'routed' | 'marker';
 
 export function partitionSubject(id: PartitionId, kind: InputKind = 'event'): string {
   return `shardflow.in.${id.job}.${id.index}.${kind}`;
@@ -86,7 +89,7 @@ export function inputSubjects(job: string): string {
 export function parseInputSubject(job: string, subject: string): { partition: number; kind: InputKind } | undefined {
   const prefix = `shardflow.in.${job}.`;
   if (!subject.startsWith(prefix)) return undefined;
-  const match = /^(\d+)\.(event|routed|marker)$/.exec(subject.slice(prefix.length));
+  const match = /^(\d+)\.(event|batch|routed|marker)$/.exec(subject.slice(prefix.length));
   return match ? { partition: Number(match[1]), kind: match[2] as InputKind } : undefined;
 }
 
@@ -161,8 +164,6 @@ export function parseCheckpointChunkKey(key: string): { epoch: number; slot: num
 export const HEADERS = {
   /** On a marker: its watermark, epoch ms. On a late event: the watermark it was late for. */
   watermark: 'Shardflow-Watermark',
-  /** On a message holding several events (msgpack array of their bytes): how many. */
-  batch: 'Shardflow-Batch',
   /** On a routed message: the ingest sequence of its last event (routers resume after it). */
   ingestSeq: 'Shardflow-Ingest-Seq',
   reason: 'Shardflow-Reason',

@@ -15,8 +15,8 @@ export interface EventPosition {
 
 /** One message of a partition's log, as the task needs it. From the shell's feed. */
 export type InputRecord =
-  /** Raw events (`.event` and `.routed` subjects): one, or a batch when `batch` is set. */
-  | { readonly kind: 'events'; readonly seq: number; readonly ingestTime: number; readonly data: Uint8Array; readonly batch: number | undefined }
+  /** Raw events: one (`.event` subject), or a batch (`.batch`, `.routed`). */
+  | { readonly kind: 'events'; readonly seq: number; readonly ingestTime: number; readonly data: Uint8Array; readonly batch: boolean }
   /** A watermark marker a worker wrote into the idle partition (`.marker` subject). */
   | { readonly kind: 'marker'; readonly seq: number; readonly watermark: number };
 

@@ -47,7 +47,9 @@ export class PartitionTask<E> {
   private effects: Effect[] = [];
   private writes: SinkWrite[] = [];
   private counts: StepCounts = emptyCounts();
-  private current: EventPosition = { seq: 0, index: 0 };
+  /** Position and bytes of the event being processed (for the side outputs it may cause). */
+  private currentSeq = 0;
+  private currentIndex = 0;
   private currentData: Uint8Array = new Uint8Array(0);
   /** Set when the operator reported the current event as late or its aggregates as failing. */
   private eventDiverted = false;
@@ -113,12 +115,11 @@ export class PartitionTask<E> {
     if (records.length > 0) this.idle.received(now);
     for (const record of records) {
       if (record.seq <= this.position) continue;
-      if (record.kind === 'marker') {
-        this.current = { seq: record.seq, index: 0 };
-        this.operator.advanceWatermark(record.watermark);
-      } else {
-        this.processMessage(record);
-      }
+      this.currentSeq = record.seq;
+      this.currentIndex = 0;
+      if (record.kind === 'marker') this.operator.advanceWatermark(record.watermark);
+      else if (!record.batch) this.processEvent(record.data, record.ingestTime);
+      else this.processBatch(record);
       this.position = record.seq;
       this.counts.messages++;
     }
@@ -164,31 +165,30 @@ export class PartitionTask<E> {
     this.idle.notWritten();
   }
 
-  private processMessage(record: Extract<InputRecord, { kind: 'events' }>): void {
-    const events = eventsOf(record.data, record.batch);
+  private processBatch(record: Extract<InputRecord, { kind: 'events' }>): void {
+    const events = eventsOf(record.data, true);
     if (events === undefined) {
-      this.current = { seq: record.seq, index: 0 };
-      this.deadLetter(
-        'malformed-batch',
-        `the message says it holds ${String(record.batch)} events (header Shardflow-Batch) but its body is not a MessagePack array of that many byte strings`,
-        record.data,
-      );
+      this.currentData = record.data;
+      this.deadLetter('malformed-batch', 'the message was published as a batch of events (subject .batch or .routed) but its body is not a MessagePack array of byte strings', record.data);
       return;
     }
     for (let index = 0; index < events.length; index++) {
-      const data = events[index]!;
-      this.current = { seq: record.seq, index };
-      this.currentData = data;
-      const decoded = decodeEvent(this.job, data, record.ingestTime);
-      if (!decoded.ok) {
-        this.deadLetter(decoded.reason, decoded.message, data);
-        continue;
-      }
-      this.eventDiverted = false;
-      const refused = this.operator.process(decoded.key, decoded.eventTime, decoded.event);
-      if (refused) this.deadLetter(refused.reason, refused.message, data);
-      else if (!this.eventDiverted) this.counts.processed++;
+      this.currentIndex = index;
+      this.processEvent(events[index]!, record.ingestTime);
     }
+  }
+
+  private processEvent(data: Uint8Array, ingestTime: number): void {
+    this.currentData = data;
+    const decoded = decodeEvent(this.job, data, ingestTime);
+    if (!decoded.ok) {
+      this.deadLetter(decoded.reason, decoded.message, data);
+      return;
+    }
+    this.eventDiverted = false;
+    const refused = this.operator.process(decoded.key, decoded.eventTime, decoded.event);
+    if (refused) this.deadLetter(refused.reason, refused.message, data);
+    else if (!this.eventDiverted) this.counts.processed++;
   }
 
   private takeCheckpoint(now: number): void {
@@ -212,13 +212,17 @@ export class PartitionTask<E> {
     } else {
       this.eventDiverted = true;
       this.counts.late++;
-      this.effects.push({ type: 'late', position: this.current, reason: r.reason, message: r.message, key: r.key, eventTime: r.eventTime, watermark: r.watermark, value: r.value });
+      this.effects.push({ type: 'late', position: this.eventPosition(), reason: r.reason, message: r.message, key: r.key, eventTime: r.eventTime, watermark: r.watermark, value: r.value });
     }
   }
 
   private deadLetter(reason: Extract<Effect, { type: 'dead-letter' }>['reason'], message: string, data: Uint8Array): void {
     this.counts.deadLettered++;
-    this.effects.push({ type: 'dead-letter', position: this.current, reason, message, data });
+    this.effects.push({ type: 'dead-letter', position: this.eventPosition(), reason, message, data });
+  }
+
+  private eventPosition(): EventPosition {
+    return { seq: this.currentSeq, index: this.currentIndex };
   }
 
   /** The step's writes as one effect. Writes and side outputs are independent of each other; only a

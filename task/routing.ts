@@ -4,7 +4,6 @@
 // events whose ingest sequence s has s mod R = r (a bad event has no key, hence no partition). Every
 // shard reads the whole ingest stream, in order, so each partition receives its events in ingest
 // order. Decoding here is what finds the key; bad events never reach a partition.
-import { eventsOf } from '../common/event-batch.ts';
 import type { RouterId } from '../common/names.ts';
 import { partitionOf } from '../common/partition.ts';
 import type { Job } from '../jobs/define-job.ts';
@@ -16,8 +15,6 @@ export interface IngestRecord {
   readonly seq: number;
   readonly ingestTime: number;
   readonly data: Uint8Array;
-  /** Plain clients send single events; a batch header is honoured all the same. */
-  readonly batch: number | undefined;
 }
 
 /** Events for one partition, in ingest order, to publish as one message. */
@@ -73,38 +70,30 @@ export class IngestRouting<E> {
       messages.push({ partition: p, events: m.events, last: m.last });
       open.delete(p);
     };
+    // Plain clients send one event a message: its position is (its ingest sequence, 0).
     for (const r of records) {
-      const events = eventsOf(r.data, r.batch);
-      const deadLettersMine = r.seq % routers === mine;
-      if (events === undefined) {
-        if (deadLettersMine) deadLetters.push({ type: 'dead-letter', position: { seq: r.seq, index: 0 }, reason: 'malformed-batch', message: `the message says it holds ${String(r.batch)} events (header Shardflow-Batch) but its body is not a MessagePack array of that many byte strings`, data: r.data });
+      const position = { seq: r.seq, index: 0 };
+      const decoded = decodeEvent(this.job, r.data, r.ingestTime);
+      if (!decoded.ok) {
+        if (r.seq % routers === mine) deadLetters.push({ type: 'dead-letter', position, reason: decoded.reason, message: decoded.message, data: r.data });
         continue;
       }
-      for (let index = 0; index < events.length; index++) {
-        const data = events[index]!;
-        const decoded = decodeEvent(this.job, data, r.ingestTime);
-        if (!decoded.ok) {
-          if (deadLettersMine) deadLetters.push({ type: 'dead-letter', position: { seq: r.seq, index }, reason: decoded.reason, message: decoded.message, data });
-          continue;
-        }
-        const p = partitionOf(decoded.key, partitions);
-        if (p % routers !== mine) continue;
-        const position = { seq: r.seq, index };
-        const held = this.holds.get(p);
-        if (held && !after(position, held)) continue;
-        let m = open.get(p);
-        if (m && (m.events.length >= this.limits.maxEvents || m.bytes + data.byteLength > this.limits.maxBytes)) {
-          close(p);
-          m = undefined;
-        }
-        if (!m) {
-          m = { events: [], bytes: 0, last: position };
-          open.set(p, m);
-        }
-        m.events.push(data);
-        m.bytes += data.byteLength + 8;
-        m.last = position;
+      const p = partitionOf(decoded.key, partitions);
+      if (p % routers !== mine) continue;
+      const held = this.holds.get(p);
+      if (held && !after(position, held)) continue;
+      let m = open.get(p);
+      if (m && (m.events.length >= this.limits.maxEvents || m.bytes + r.data.byteLength > this.limits.maxBytes)) {
+        close(p);
+        m = undefined;
       }
+      if (!m) {
+        m = { events: [], bytes: 0, last: position };
+        open.set(p, m);
+      }
+      m.events.push(r.data);
+      m.bytes += r.data.byteLength + 8;
+      m.last = position;
     }
     for (const p of [...open.keys()]) close(p);
     for (const m of messages) this.holds.set(m.partition, m.last);

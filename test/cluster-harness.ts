@@ -154,7 +154,7 @@ export async function readStream(nc: NatsConnection, stream: string): Promise<St
 export interface InputMessage {
   seq: number;
   partition: number;
-  kind: 'event' | 'routed' | 'marker';
+  kind: 'event' | 'batch' | 'routed' | 'marker';
   watermark: number;
   events: Uint8Array[];
   headers: Record<string, string>;
@@ -165,13 +165,13 @@ export interface InputMessage {
 export async function readInputLog(nc: NatsConnection, job: string): Promise<InputMessage[]> {
   return (await readStream(nc, `shardflow-${job}-in`)).map((m) => {
     const [, , , partition, kind] = m.subject.split('.');
-    const batch = m.headers['Shardflow-Batch'];
+
     return {
       seq: m.seq,
       partition: Number(partition),
       kind: kind as InputMessage['kind'],
       watermark: Number(m.headers['Shardflow-Watermark']),
-      events: kind === 'marker' ? [] : batch ? (unpack(m.data) as Uint8Array[]) : [m.data],
+      events: kind === 'marker' ? [] : kind === 'event' ? [m.data] : (unpack(m.data) as Uint8Array[]),
       headers: m.headers,
       ingestTime: m.timestamp,
     };
