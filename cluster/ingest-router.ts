@@ -22,6 +22,7 @@ import { ROUTER_RECORD_MS } from '../common/timing.ts';
 import type { Job } from '../jobs/define-job.ts';
 import { formatIngestPosition, IngestRouting, parseIngestPosition, type IngestRecord, type RoutedMessage, type RouterDeadLetter } from '../task/routing.ts';
 import { PublishRefused, WRONG_LAST_SEQUENCE, type AsyncPublisher } from '../nats/async-publisher.ts';
+import { fitPayload } from '../nats/message-size.ts';
 import type { KvCheckpointStore, PartitionLease } from './checkpoint-store.ts';
 import { feedStream, type FeedBatch, type FeedLimits, type PartitionFeed } from './partition-feed.ts';
 import type { PartitionSlot } from './partition-actor.ts';
@@ -196,8 +197,10 @@ export class IngestRouterActor<E> implements Behavior<RouterMessage> {
   private async deadLetter(d: RouterDeadLetter): Promise<void> {
     metrics.deadLetters.inc({ job: this.job.name, reason: d.reason });
     this.sideLog.warn({ reason: d.reason, ingestSeq: d.position.seq, index: d.position.index, detail: truncateForLog(d.message) }, 'event dead-lettered by the ingest router');
-    await this.env.publisher.publish(deadLetterSubject(this.job.name, INGEST_SOURCE, d.position.seq, d.position.index), d.data, {
+    const fitted = fitPayload(d.data, this.env.maxPayload);
+    await this.env.publisher.publish(deadLetterSubject(this.job.name, INGEST_SOURCE, d.position.seq, d.position.index), fitted.data, {
       headers: {
+        ...fitted.headers,
         [HEADERS.reason]: d.reason,
         [HEADERS.message]: cleanHeaderValue(d.message),
         [HEADERS.partition]: INGEST_SOURCE,

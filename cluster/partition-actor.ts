@@ -39,6 +39,8 @@ export interface PartitionEnv {
   readonly log: Logger;
   readonly task: TaskOptions;
   readonly feed: FeedLimits;
+  /** Largest message the server takes, bytes. */
+  readonly maxPayload: number;
   /** Called when another worker took the partition over; the worker stops this actor. */
   readonly onFenced: (id: PartitionId) => void;
   /** Whether the job's ingest routers have moved everything published so far to this partition: a
@@ -105,6 +107,7 @@ export class PartitionActor<E> implements Behavior<PartitionMessage> {
       sink: this.env.sink,
       store: this.env.store,
       lease,
+      maxPayload: this.env.maxPayload,
       log: this.sideLog,
       onCheckpoint: (seq, stored, bytes, ms) => this.onCheckpoint(seq, stored, bytes, ms),
     });

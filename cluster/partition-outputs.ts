@@ -17,6 +17,7 @@ import { deadLetterSubject, HEADERS, lateSubject, rejectedRowSubject, type Parti
 import type { RateLimitedLog } from '../common/rate-limited-log.ts';
 import type { CheckpointEffect, Effect, SinkWrite } from '../task/effects.ts';
 import type { AsyncPublisher } from '../nats/async-publisher.ts';
+import { fitPayload } from '../nats/message-size.ts';
 import type { KvCheckpointStore, PartitionLease } from './checkpoint-store.ts';
 import type { RejectedWrite, Sink } from './sinks/sink.ts';
 
@@ -26,6 +27,8 @@ export interface OutputsEnv {
   readonly sink: Sink;
   readonly store: KvCheckpointStore;
   readonly lease: PartitionLease;
+  /** Largest message the server takes, bytes (side outputs are cut to fit). */
+  readonly maxPayload: number;
   /** Side-output log lines (dead letters, late events, sink retries), rate-limited. */
   readonly log: RateLimitedLog;
   /** Told when a checkpoint is stored or could not be. */
@@ -191,7 +194,10 @@ export class PartitionOutputs {
     this.side.add(p);
   }
 
-  private async publishWithRetry(subject: string, data: Uint8Array | string, headers: Record<string, string>): Promise<void> {
+  private async publishWithRetry(subject: string, body: Uint8Array | string, headers: Record<string, string>): Promise<void> {
+    const fitted = fitPayload(body, this.env.maxPayload);
+    const data = fitted.data;
+    headers = { ...headers, ...fitted.headers };
     for (let attempt = 1; ; attempt++) {
       try {
         await this.env.publisher.publish(subject, data, { headers });

@@ -190,6 +190,7 @@ export class Worker {
         log: this.options.log,
         task: this.taskOptions,
         feed: this.feedLimits,
+        maxPayload: this.nc.info?.max_payload ?? 1024 * 1024,
         onFenced: (p) => void this.drop(p),
         upstreamCaughtUp: () => this.routerCaughtUp(job, index % job.routers),
         onLag: (lag) => this.lag.set(name, lag),

@@ -171,11 +171,21 @@ export async function readInputLog(nc: NatsConnection, job: string): Promise<Inp
       partition: Number(partition),
       kind: kind as InputMessage['kind'],
       watermark: Number(m.headers['Shardflow-Watermark']),
-      events: kind === 'marker' ? [] : kind === 'event' ? [m.data] : (unpack(m.data) as Uint8Array[]),
+      events: kind === 'marker' ? [] : kind === 'event' ? [m.data] : unpackOrNone(m.data),
       headers: m.headers,
       ingestTime: m.timestamp,
     };
   });
+}
+
+/** A batch's events; none for a body that is not a batch (the workers dead-letter it whole). */
+function unpackOrNone(data: Uint8Array): Uint8Array[] {
+  try {
+    const events = unpack(data) as unknown;
+    return Array.isArray(events) ? (events as Uint8Array[]) : [];
+  } catch {
+    return [];
+  }
 }
 
 /** A number naming an event's position (sequence and place in its message), for oracles keyed by number. */
