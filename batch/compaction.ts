@@ -54,7 +54,7 @@ export interface CompactionReport {
   readonly warnings: readonly string[];
 }
 
-export async function compactJob(nc: NatsConnection, job: Job<unknown>, options: CompactionOptions): Promise<CompactionReport> {
+export async function compactJob<E>(nc: NatsConnection, job: Job<E>, options: CompactionOptions): Promise<CompactionReport> {
   if (!Number.isInteger(options.rowsPerFile) || options.rowsPerFile < 1) throw new RangeError(`rowsPerFile must be a whole number >= 1, got ${options.rowsPerFile}`);
   const plan = planColumns(job.schema);
   const stream = inputStream(job.name);

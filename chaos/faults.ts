@@ -3,6 +3,7 @@
 // A fault with a second half (resume a paused worker, restart a killed NATS node) finishes it in
 // the background; `settled` tells when.
 import type { LocalCluster } from '../cluster/local-cluster.ts';
+import { ShardflowError } from '../common/errors.ts';
 import { pick, type Random } from '../common/random.ts';
 import type { FaultKind, PlannedFault } from './scenarios.ts';
 
@@ -62,7 +63,7 @@ export async function injectFault(cluster: LocalCluster, fault: PlannedFault, ra
     }
     case 'worker-pause': {
       const id = pickOne(random, cluster.runningWorkerIds());
-      if (!id) throw new Error('no running worker to pause');
+      if (!id) throw new ShardflowError('PROCESS_UNAVAILABLE', 'no running worker to pause');
       const victim = cluster.pause(id);
       const settled = sleep(timing.pauseMs).then(() => void cluster.resume(id));
       return { at, kind: fault.kind, target: id, detail: `SIGSTOP of worker ${id} (pid ${victim.pid}) for ${timing.pauseMs} ms, then SIGCONT`, settled };
@@ -76,7 +77,7 @@ export async function injectFault(cluster: LocalCluster, fault: PlannedFault, ra
       } else {
         id = pickOne(random, fault.kind === 'worker-restart' ? cluster.runningWorkerIds() : cluster.coordinatorIds());
       }
-      if (!id) throw new Error(`no process to restart for ${fault.kind}`);
+      if (!id) throw new ShardflowError('PROCESS_UNAVAILABLE', `no process to restart for ${fault.kind}`);
       const r = await cluster.restart(id, 'graceful');
       return { at, kind: r.role === 'worker' ? 'worker-restart' : 'coordinator-restart', target: id, detail: `SIGTERM of ${r.role} ${id} (pid ${r.oldPid}), started again (pid ${r.pid})`, settled: done };
     }

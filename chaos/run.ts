@@ -193,7 +193,7 @@ async function waitUntilAssigned(nc: NatsConnection, config: Parameters<typeof s
     const s = await statusOver(nc, config).catch(() => undefined);
     const owned = s?.partitions.filter((p) => p.job === CHAOS_JOB.name && p.owner !== null).length ?? 0;
     if (s?.leader && owned === CHAOS_JOB.partitions) return;
-    if (Date.now() > deadline) throw new Error(`the cluster did not assign the ${CHAOS_JOB.partitions} partitions of the chaos job within 60 s`);
+    if (Date.now() > deadline) throw new ShardflowError('PROCESS_FAILED', `the cluster did not assign the ${CHAOS_JOB.partitions} partitions of the chaos job within 60 s`);
     await sleep(200);
   }
 }

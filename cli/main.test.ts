@@ -37,6 +37,20 @@ describe('the shardflow command', () => {
     expect(badEnv.stderr).toMatch(/unknown setting SHARDFLOW_LOGLEVEL; known: SHARDFLOW_LOG_LEVEL/);
   });
 
+  it('exits 2 for a worker or coordinator --id that its environment variable would refuse, saying what an id may contain', () => {
+    const rule = /an id is 1 to 64 letters, digits, "-" or "_"/;
+    const worker = shardflow(['worker', '--job', 'station-sentiment', '--id', 'w.1']);
+    expect(worker.code).toBe(2);
+    expect(worker.stderr).toMatch(/--id "w\.1" is not a valid id/);
+    expect(worker.stderr).toMatch(rule);
+    const coordinator = shardflow(['coordinator', '--id', 'c'.repeat(65)]);
+    expect(coordinator.code).toBe(2);
+    expect(coordinator.stderr).toMatch(rule);
+    const fromEnv = shardflow(['jobs'], { SHARDFLOW_WORKER_ID: 'w.1' });
+    expect(fromEnv.code).toBe(2);
+    expect(fromEnv.stderr).toMatch(rule);
+  });
+
   it('prints help for every verb', () => {
     expect(shardflow(['--help'])).toMatchObject({ code: 0, stdout: expect.stringMatching(/Commands:/) });
     for (const verb of ['up', 'scale', 'kill', 'down', 'run', 'worker', 'coordinator', 'status', 'produce', 'results', 'compact', 'chaos']) {

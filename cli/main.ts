@@ -1,6 +1,6 @@
 // The `shardflow` command. Exit codes: 0 success, 1 failure at run time, 2 bad usage or config.
 import { parseArgs } from 'node:util';
-import { childEnvironment, describeConfig, loadConfig } from '../common/config.ts';
+import { checkProcessId, childEnvironment, describeConfig, loadConfig } from '../common/config.ts';
 import { isShardflowError, ShardflowError } from '../common/errors.ts';
 import { createLogger } from '../common/logger.ts';
 import { getJob, jobNames } from '../jobs/catalog.ts';
@@ -81,7 +81,7 @@ async function main(argv: string[]): Promise<number> {
       });
       if (values.help) return help(WORKER_HELP);
       if (!values.job?.length) throw usage(`--job is required; one of: ${jobNames().join(', ')}`);
-      return workerCommand({ jobs: values.job, partitions: values.partitions, id: values.id }, config, log);
+      return workerCommand({ jobs: values.job, partitions: values.partitions, id: idFlag(values.id) }, config, log);
     }
     case 'up': {
       const { values } = parseArgs({
@@ -123,7 +123,7 @@ async function main(argv: string[]): Promise<number> {
     case 'coordinator': {
       const { values } = parseArgs({ args: rest, options: { id: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true });
       if (values.help) return help(COORDINATOR_HELP);
-      return coordinatorCommand({ id: values.id }, config, log);
+      return coordinatorCommand({ id: idFlag(values.id) }, config, log);
     }
     case 'status': {
       const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, strict: true });
@@ -229,6 +229,11 @@ function help(text: string): number {
 
 function usage(message: string): ShardflowError {
   return new ShardflowError('CONFIG_INVALID', message);
+}
+
+/** The --id of a worker or coordinator, held to the rule of SHARDFLOW_WORKER_ID / SHARDFLOW_COORDINATOR_ID. */
+function idFlag(value: string | undefined): string | undefined {
+  return value === undefined ? undefined : checkProcessId(value, '--id');
 }
 
 function wholeNumber(value: string, flag: string): number {

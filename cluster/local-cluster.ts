@@ -21,6 +21,7 @@ import { loadConfig } from '../common/config.ts';
 import { ShardflowError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { seededRandom } from '../common/random.ts';
+import { HISTORY_MS, JETSTREAM_READY_TIMEOUT_MS, NATS_RECONNECT_WAIT_MS, PROCESS_START_TIMEOUT_MS, PROCESS_STOP_GRACE_MS, RESTART_AFTER_MS } from '../common/timing.ts';
 import type { Job } from '../jobs/define-job.ts';
 import { NatsServerProcess, findNatsServerBinary, natsClusterNodes } from './nats-server.ts';
 import { JobProducer, produceHistory, produceLive } from './producer.ts';
@@ -112,10 +113,10 @@ class Child {
     };
     out.once('error', logFailed);
     child.once('close', () => out.off('error', logFailed));
-    const deadline = Date.now() + 60_000;
+    const deadline = Date.now() + PROCESS_START_TIMEOUT_MS;
     while (!(await ready())) {
-      if (child.exitCode !== null) throw new ShardflowError('CONFIG_INVALID', `${this.role} ${this.id} exited at start with code ${child.exitCode}; see ${this.logFile}`);
-      if (Date.now() > deadline) throw new ShardflowError('CONFIG_INVALID', `${this.role} ${this.id} did not start within 60 s; see ${this.logFile}`);
+      if (child.exitCode !== null) throw new ShardflowError('PROCESS_FAILED', `${this.role} ${this.id} exited at start with code ${child.exitCode}; see ${this.logFile}`);
+      if (Date.now() > deadline) throw new ShardflowError('PROCESS_FAILED', `${this.role} ${this.id} did not start within ${PROCESS_START_TIMEOUT_MS / 1000} s; see ${this.logFile}`);
       await new Promise((r) => setTimeout(r, 50));
     }
     started = true;
@@ -138,7 +139,7 @@ class Child {
     await this.exited;
   }
 
-  /** SIGTERM (a worker checkpoints and releases its partitions) and wait; SIGKILL after 30 s. */
+  /** SIGTERM (a worker checkpoints and releases its partitions) and wait; SIGKILL after PROCESS_STOP_GRACE_MS. */
   async stop(): Promise<void> {
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
@@ -146,7 +147,7 @@ class Child {
     // A paused process would not see SIGTERM until resumed.
     child.kill('SIGCONT');
     child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), PROCESS_STOP_GRACE_MS);
     await this.exited;
     clearTimeout(timer);
   }
@@ -185,10 +186,6 @@ export class LocalCluster {
   produced = 0;
   /** Coordinators and workers that exited on their own (and were restarted). */
   crashes: { id: string; code: number | null; signal: string | null; at: number }[] = [];
-  /** Span of event time published at once on a first start, before the live events. */
-  static readonly HISTORY_MS = 70_000;
-  /** ms after which a process killed with `kill` is started again (a restart policy). */
-  static readonly RESTART_AFTER_MS = 1_000;
 
   private constructor(
     private readonly options: LocalClusterOptions,
@@ -252,7 +249,7 @@ export class LocalCluster {
     const { log, job } = this.options;
     await this.startNats();
     log.info({ url: this.natsUrl }, 'embedded nats-server started');
-    this.nc = await connect({ servers: this.natsUrl.split(','), maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    this.nc = await connect({ servers: this.natsUrl.split(','), maxReconnectAttempts: -1, reconnectTimeWait: NATS_RECONNECT_WAIT_MS });
     const nc = this.nc;
     await whenJetStreamReady("create the job's streams and buckets", async () => ensureJobTopology(nc, await jetstreamManager(nc), job.name, { replicas: this.replicas }));
     for (let i = 1; i <= this.options.coordinators; i++) {
@@ -371,7 +368,7 @@ export class LocalCluster {
   }
 
   get restartAfterMs(): number {
-    return LocalCluster.RESTART_AFTER_MS;
+    return RESTART_AFTER_MS;
   }
 
   /** Workers of the cluster (running or being restarted). */
@@ -406,11 +403,15 @@ export class LocalCluster {
     if (target === 'leader') {
       const leaderId = (await readLeader(this.kv!))?.id;
       victim = this.coordinators.find((c) => c.id === leaderId);
-      if (!victim) throw new ShardflowError('CONFIG_INVALID', 'kill leader: there is no leader right now; try again in a second');
+      if (!victim) throw new ShardflowError('PROCESS_UNAVAILABLE', 'kill leader: there is no leader right now; try again in a second');
     } else {
       const pool = (target === 'worker' ? this.workers : this.coordinators).filter((c) => c.running);
       victim = id ? pool.find((c) => c.id === id) : pool[Math.floor(Math.random() * pool.length)];
-      if (!victim) throw new ShardflowError('CONFIG_INVALID', `kill ${target}: ${id ? `no running ${target} ${id}` : `no running ${target}`}; see \`shardflow status\``);
+      if (!victim) {
+        // An id that names no running process is the caller's mistake; no process at all is a moment
+        // (all of them restarting) that passes.
+        throw new ShardflowError(id ? 'CONFIG_INVALID' : 'PROCESS_UNAVAILABLE', `kill ${target}: ${id ? `no running ${target} ${id}` : `no running ${target}`}; see \`shardflow status\``);
+      }
     }
     const killed = { role: victim.role, id: victim.id, pid: victim.pid };
     await victim.kill();
@@ -425,7 +426,7 @@ export class LocalCluster {
     const restart = (async () => {
       // A start can fail while NATS fails over (the process exits at start): try again, backing off.
       for (let attempt = 0; ; attempt++) {
-        await new Promise((r) => setTimeout(r, LocalCluster.RESTART_AFTER_MS * Math.min(8, 2 ** attempt)));
+        await new Promise((r) => setTimeout(r, RESTART_AFTER_MS * Math.min(8, 2 ** attempt)));
         const stillMember = [...this.workers, ...this.coordinators].includes(victim);
         if (this.stopping || !stillMember || victim.running) return;
         try {
@@ -476,7 +477,6 @@ export class LocalCluster {
     })();
   }
 
-  /** Events of the job's generator at the configured rate, event time = now, until stopped. */
   /** Events of the job's generator at the configured rate, event time = now, until stopped. On a
    *  first start (an empty input stream) the last HISTORY_MS of events come first, at once, so that
    *  the first windows close and show results within seconds instead of after a whole window. */
@@ -486,8 +486,8 @@ export class LocalCluster {
     const random = seededRandom(Date.now() & 0xffffff);
     const stored = (await (await jetstreamManager(this.nc!)).streams.info(inputStream(job.name))).state.messages;
     if (stored === 0) {
-      await produceHistory(producer, job, Math.round((rate * LocalCluster.HISTORY_MS) / 1000), LocalCluster.HISTORY_MS, random);
-      this.options.log.info({ events: producer.published, ms: LocalCluster.HISTORY_MS }, 'first start: published the recent history of the demo input');
+      await produceHistory(producer, job, Math.round((rate * HISTORY_MS) / 1000), HISTORY_MS, random);
+      this.options.log.info({ events: producer.published, ms: HISTORY_MS }, 'first start: published the recent history of the demo input');
     }
     await produceLive(producer, job, rate, random, () => {
       this.produced = producer.published;
@@ -534,12 +534,12 @@ export function claimDataFolder(dataDir: string): void {
 /** A new JetStream cluster answers API calls, and can place replicated streams, only once it has
  *  elected a meta leader and its peers know each other: until then, try again. */
 async function whenJetStreamReady<T>(what: string, attempt: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + JETSTREAM_READY_TIMEOUT_MS;
   for (;;) {
     try {
       return await attempt();
     } catch (err) {
-      if (Date.now() > deadline) throw new ShardflowError('CONFIG_INVALID', `the 3-node NATS cluster could not ${what} within 30 s: ${(err as Error).message}`, { cause: err });
+      if (Date.now() > deadline) throw new ShardflowError('NATS_SERVER_FAILED', `the 3-node NATS cluster could not ${what} within ${JETSTREAM_READY_TIMEOUT_MS / 1000} s: ${(err as Error).message}`, { cause: err });
       await new Promise((r) => setTimeout(r, 250));
     }
   }

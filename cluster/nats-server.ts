@@ -7,6 +7,7 @@ import { createServer, connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
 import { programSearchPath } from '../common/config.ts';
 import { ShardflowError } from '../common/errors.ts';
+import { NATS_START_TIMEOUT_MS, NATS_STOP_GRACE_MS } from '../common/timing.ts';
 
 export interface NatsServerOptions {
   /** Folder for the JetStream store, the config file and the log. Created when missing. */
@@ -94,10 +95,10 @@ export class NatsServerProcess {
     const child = spawn(this.binary, ['-c', configFile, '-l', join(dir, 'nats-server.log')], { stdio: 'ignore' });
     this.child = child;
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
-    const deadline = Date.now() + 15_000;
+    const deadline = Date.now() + NATS_START_TIMEOUT_MS;
     while (!(await acceptsConnections(port))) {
-      if (child.exitCode !== null) throw new ShardflowError('CONFIG_INVALID', `nats-server exited at start with code ${child.exitCode}; see ${join(dir, 'nats-server.log')} (port ${port} taken?)`);
-      if (Date.now() > deadline) throw new ShardflowError('CONFIG_INVALID', `nats-server did not accept connections on port ${port} within 15 s; see ${join(dir, 'nats-server.log')}`);
+      if (child.exitCode !== null) throw new ShardflowError('NATS_SERVER_FAILED', `nats-server exited at start with code ${child.exitCode}; see ${join(dir, 'nats-server.log')} (port ${port} taken?)`);
+      if (Date.now() > deadline) throw new ShardflowError('NATS_SERVER_FAILED', `nats-server did not accept connections on port ${port} within ${NATS_START_TIMEOUT_MS / 1000} s; see ${join(dir, 'nats-server.log')}`);
       await sleep(50);
     }
   }
@@ -108,7 +109,7 @@ export class NatsServerProcess {
   }
 
   /** Stops the server (SIGTERM, then SIGKILL after a grace period) and waits for it to exit. */
-  async stop(graceMs = 5_000): Promise<void> {
+  async stop(graceMs = NATS_STOP_GRACE_MS): Promise<void> {
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGCONT');

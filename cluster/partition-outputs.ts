@@ -161,7 +161,7 @@ export class PartitionOutputs {
       try {
         return (await this.env.sink.write(writes)).rejected;
       } catch (err) {
-        if (!isShardflowError(err, 'SINK_FAILED') || this.closed) throw err;
+        if (!isShardflowError(err) || !err.retryable || this.closed) throw err;
         metrics.sinkRetries.inc({ job: this.env.id.job });
         this.env.log.warn({ err: truncateForLog(describeError(err), 400), retryInMs: delay }, 'sink unavailable: the partition waits and tries the same results again');
         await new Promise((r) => setTimeout(r, delay));

@@ -66,7 +66,7 @@ export class JobProducer<E> {
   ) {
     this.labels = { job: job.name };
     if ((options.retryForMs ?? 0) > MAX_RETRY_MS) {
-      throw new ShardflowError('CONFIG_INVALID', `retryForMs may be at most ${MAX_RETRY_MS} ms: a retry after the streams' 2-minute duplicate window could store an event twice`);
+      throw new RangeError(`retryForMs may be at most ${MAX_RETRY_MS} ms: a retry after the streams' 2-minute duplicate window could store an event twice`);
     }
     this.batchEvents = Math.max(1, options.batchEvents ?? 100);
     this.lingerMs = options.lingerMs ?? 5;
@@ -160,7 +160,7 @@ export class JobProducer<E> {
 }
 
 function generatorOf<E>(job: Job<E>): NonNullable<Job<E>['generate']> {
-  if (!job.generate) throw new ShardflowError('CONFIG_INVALID', `job ${job.name} has no generator; publish your own events instead`);
+  if (!job.generate) throw new ShardflowError('JOB_INVALID', `job ${job.name} has no generator; publish your own events instead`);
   return job.generate;
 }
 

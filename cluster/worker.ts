@@ -9,6 +9,7 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import type { KV } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { ActorSystem, type ActorRef } from '../actors/index.ts';
+import { ShardflowError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { metrics } from '../common/metrics.ts';
 import {
@@ -22,7 +23,7 @@ import {
   type PartitionId,
   type RouterId,
 } from '../common/names.ts';
-import { MEMORY_CHECK_MS, RELEASE_TIMEOUT_MS, WORKER_TICK_MS } from '../common/timing.ts';
+import { ACTOR_RESTARTS, MEMORY_CHECK_MS, NATS_RECONNECT_WAIT_MS, RELEASE_TIMEOUT_MS, ROUTER_RESTART_MS, WORKER_TICK_MS } from '../common/timing.ts';
 import type { WorkerHeartbeat } from '../coordinator/protocol.ts';
 import type { Job } from '../jobs/define-job.ts';
 import type { TaskOptions } from '../task/partition-task.ts';
@@ -53,8 +54,6 @@ export interface WorkerOptions {
   memoryHighWater?: number;
   log: Logger;
 }
-
-const SPAWN = { minBackoffMs: 100, maxBackoffMs: 2_000, maxRestarts: 30, withinMs: 60_000 } as const;
 
 export class Worker {
   private readonly system: ActorSystem;
@@ -97,7 +96,7 @@ export class Worker {
   }
 
   static async start(options: WorkerOptions): Promise<Worker> {
-    const nc = await connect({ servers: options.natsUrl.split(','), name: options.id, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    const nc = await connect({ servers: options.natsUrl.split(','), name: options.id, maxReconnectAttempts: -1, reconnectTimeWait: NATS_RECONNECT_WAIT_MS });
     const jsm = await jetstreamManager(nc);
     for (const job of options.jobs) await ensureJobTopology(nc, jsm, job, { replicas: options.replicas });
     const kv = await openBucket(nc, CHECKPOINTS_BUCKET, options.replicas);
@@ -176,7 +175,7 @@ export class Worker {
   /** Starts running the given partitions of a job (they resume from their checkpoints). */
   assign(jobName: string, partitions: readonly number[]): void {
     const job = this.options.jobs.find((j) => j.name === jobName);
-    if (!job) throw new Error(`worker ${this.id} does not run job ${jobName}`);
+    if (!job) throw new ShardflowError('JOB_UNKNOWN', `worker ${this.id} does not run job ${jobName}`);
     for (const index of partitions) {
       const id = partitionId(job.name, index);
       const name = formatPartitionId(id);
@@ -198,7 +197,7 @@ export class Worker {
       // Each (re)start gets a fresh actor, which recovers from the partition's latest checkpoint; the
       // slot keeps the lease so a restart resumes it rather than taking the partition again.
       const slot: PartitionSlot = {};
-      const ref = this.system.spawn<PartitionMessage>(`${job.name}-${index}`, () => new PartitionActor(job, id, env, slot), { mailboxCapacity: 4, ...SPAWN });
+      const ref = this.system.spawn<PartitionMessage>(`${job.name}-${index}`, () => new PartitionActor(job, id, env, slot), { mailboxCapacity: 4, ...ACTOR_RESTARTS });
       this.partitions.set(name, { id, ref });
       metrics.partitionsOwned.inc({ job: job.name });
       if (index < job.routers) this.startRouter(job, index);
@@ -224,7 +223,7 @@ export class Worker {
       maxPayload: this.nc.info?.max_payload ?? 1024 * 1024,
       onFenced: (r) => void this.stopRouter(r, false),
     };
-    const ref = this.system.spawn<RouterMessage>(`${job.name}-router-${router}`, () => new IngestRouterActor(job, id, env, slot), { mailboxCapacity: 4, ...SPAWN });
+    const ref = this.system.spawn<RouterMessage>(`${job.name}-router-${router}`, () => new IngestRouterActor(job, id, env, slot), { mailboxCapacity: 4, ...ACTOR_RESTARTS });
     this.routers.set(describeCheckpointed(id), { id, ref });
   }
 

@@ -8,6 +8,17 @@ import { ShardflowError } from './errors.ts';
 
 const ENV_PREFIX = 'SHARDFLOW_';
 
+/** Ids of workers and coordinators name KV keys, metric labels and log files: plain characters only. */
+const PROCESS_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const PROCESS_ID_RULE = 'an id is 1 to 64 letters, digits, "-" or "_"';
+
+/** `id` if it may name a worker or coordinator; else a CONFIG_INVALID error naming `source` (the flag
+ *  or variable it came from) and what an id may contain. */
+export function checkProcessId(id: string, source: string): string {
+  if (!PROCESS_ID.test(id)) throw new ShardflowError('CONFIG_INVALID', `${source} ${JSON.stringify(id)} is not a valid id: ${PROCESS_ID_RULE}`);
+  return id;
+}
+
 export const configSchema = z.strictObject({
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
@@ -17,11 +28,12 @@ export const configSchema = z.strictObject({
   NATS_URL: z.string().min(1).default('nats://127.0.0.1:4322').describe('NATS server(s) of the cluster, comma-separated (the embedded default listens on 4322)'),
   NATS_MAX_STORE: z.string().transform(byteSizeSetting(1024 ** 2)).prefault('8GiB').describe("JetStream file store ceiling of the nats-server(s) that `up` and `chaos` start: bytes or a size such as 8GiB, 512MiB. JetStream reserves each stream's max_bytes against it at creation, and one job's default retention reserves 1408 MiB (input 1 GiB + ingest 256 MiB + dead letters 64 MiB + late 64 MiB): leave that per job plus room for the buckets"),
   REPLICAS: z.coerce.number().int().min(1).max(5).default(1).describe('replicas of streams and buckets (3 on a 3-node NATS cluster)'),
-  WORKER_ID: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional().describe('id of a worker process (default: worker-<host>-<pid>)'),
+  WORKER_ID: z.string().regex(PROCESS_ID, PROCESS_ID_RULE).optional().describe('id of a worker process (default: worker-<host>-<pid>)'),
+  WORKER_MEMORY_HIGH_WATER: z.coerce.number().min(0.2).max(0.99).default(0.8).describe("share of its heap limit above which a worker takes no new partitions (it keeps its own; free again 0.1 below); set Node's limit with NODE_OPTIONS=--max-old-space-size"),
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(0).describe('port of /metrics for this process (0: a free port, logged at start)'),
   CHECKPOINT_INTERVAL_MS: z.coerce.number().int().min(50).default(1_000).describe('ms between checkpoints of a partition'),
   CHECKPOINT_EVERY_EVENTS: z.coerce.number().int().min(1).default(50_000).describe('checkpoint a partition after this many events, whichever comes first'),
-  COORDINATOR_ID: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional().describe('id of a coordinator process (default: coordinator-<host>-<pid>)'),
+  COORDINATOR_ID: z.string().regex(PROCESS_ID, PROCESS_ID_RULE).optional().describe('id of a coordinator process (default: coordinator-<host>-<pid>)'),
   HEARTBEAT_MS: z.coerce.number().int().min(20).default(250).describe('ms between heartbeats of workers and coordinators'),
   WORKER_TIMEOUT_MS: z.coerce.number().int().min(100).default(1_000).describe('ms without a heartbeat after which the leader declares a worker dead'),
   LEADER_LEASE_MS: z.coerce.number().int().min(200).default(1_500).describe('ms the leader record stays valid without renewal; then the standby takes over'),

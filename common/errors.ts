@@ -11,7 +11,7 @@ interface ErrorCodeInfo {
 }
 
 export const ERROR_CODES = {
-  CONFIG_INVALID: { domain: 'user', retryable: false, summary: 'configuration is invalid' },
+  CONFIG_INVALID: { domain: 'user', retryable: false, summary: "the configuration, or a command's options, are invalid" },
   JOB_INVALID: { domain: 'user', retryable: false, summary: 'job definition is invalid' },
   JOB_UNKNOWN: { domain: 'user', retryable: false, summary: 'no job with that name' },
   DURATION_INVALID: { domain: 'user', retryable: false, summary: 'a duration could not be parsed' },
@@ -42,6 +42,12 @@ export const ERROR_CODES = {
   SINK_FAILED: { domain: 'external', retryable: true, summary: 'the sink is unavailable; the write is tried again' },
   SINK_REFUSED: { domain: 'external', retryable: false, summary: 'the sink refused the write for a reason retrying cannot fix (permissions, a table of another shape)' },
   NATS_SERVER_MISSING: { domain: 'external', retryable: false, summary: 'nats-server is not installed' },
+  NATS_SERVER_FAILED: { domain: 'external', retryable: true, summary: 'a nats-server started here exited, or it (or its cluster) was not ready in time; its log says why' },
+  PROCESS_FAILED: { domain: 'internal', retryable: true, summary: 'a coordinator or worker of the local cluster exited at start, or the cluster did not come up in time; its log says why' },
+  PROCESS_UNAVAILABLE: { domain: 'external', retryable: true, summary: 'no process of the local cluster fits the request right now (no leader elected yet, every worker restarting)' },
+  FEED_FAILED: { domain: 'external', retryable: true, summary: "a partition's input stopped arriving or ended; the partition resumes from its checkpoint" },
+  PUBLISH_FAILED: { domain: 'external', retryable: true, summary: 'JetStream did not acknowledge a published message as stored' },
+  CHECKPOINT_FAILED: { domain: 'external', retryable: true, summary: 'a checkpoint could not be stored; the next one covers the same events' },
   STREAM_MISSING: { domain: 'user', retryable: false, summary: "a job's stream does not exist on this NATS server" },
   COMPACTION_BUSY: { domain: 'external', retryable: true, summary: "another compaction of the job is running on the same folder" },
   LAKE_CORRUPT: { domain: 'internal', retryable: false, summary: "a job's lake folder holds files that contradict each other" },

@@ -87,7 +87,7 @@ export class AsyncPublisher {
 
   /** Sends (or queues, while the window is full) one message; resolves with its acknowledgement. */
   publish(subject: string, data: Uint8Array | string, options: PublishOptions = {}): Promise<PubAck> {
-    if (this.closed) return Promise.reject(new ShardflowError('SINK_FAILED', 'the publisher is closed'));
+    if (this.closed) return Promise.reject(new ShardflowError('PUBLISH_FAILED', 'the publisher is closed'));
     let h: MsgHdrs | undefined = options.prebuilt;
     if (!h && (options.msgId !== undefined || options.expectLastSubjectSequence !== undefined || options.headers)) {
       h = natsHeaders();
@@ -112,7 +112,7 @@ export class AsyncPublisher {
     this.closed = true;
     clearInterval(this.timer);
     this.subscription.unsubscribe();
-    const err = new ShardflowError('SINK_FAILED', 'the publisher was closed before the acknowledgement arrived');
+    const err = new ShardflowError('PUBLISH_FAILED', 'the publisher was closed before the acknowledgement arrived');
     for (const p of [...this.inFlight.values(), ...this.queue]) p.reject(err);
     this.inFlight.clear();
     this.queue.length = 0;
@@ -137,14 +137,14 @@ export class AsyncPublisher {
     if (!p) return;
     this.inFlight.delete(id);
     if (h?.hasError) {
-      p.reject(new Error(h.code === 503 ? `no JetStream stream takes subject ${p.subject} (503 no responders)` : `publish to ${p.subject} failed: ${h.code} ${h.description}`));
+      p.reject(new ShardflowError('PUBLISH_FAILED', h.code === 503 ? `no JetStream stream takes subject ${p.subject} (503 no responders)` : `publish to ${p.subject} failed: ${h.code} ${h.description}`));
     } else {
       try {
         const reply = JSON.parse(new TextDecoder().decode(data)) as { stream?: string; seq?: number; duplicate?: boolean; error?: { err_code?: number; code?: number; description?: string } };
         if (reply.error) p.reject(new PublishRefused(reply.error.err_code ?? reply.error.code ?? 0, `JetStream refused the message to ${p.subject}: ${reply.error.description ?? 'unknown error'}`));
         else p.resolve({ stream: reply.stream ?? '', seq: reply.seq ?? 0, duplicate: reply.duplicate === true });
       } catch (err) {
-        p.reject(new Error(`unreadable acknowledgement for ${p.subject}: ${(err as Error).message}`));
+        p.reject(new ShardflowError('PUBLISH_FAILED', `unreadable acknowledgement for ${p.subject}: ${(err as Error).message}`, { cause: err }));
       }
     }
     this.refill();

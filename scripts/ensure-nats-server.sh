@@ -6,7 +6,8 @@ set -euo pipefail
 if command -v nats-server >/dev/null 2>&1; then
   exit 0
 fi
-if [ -x /usr/sbin/nats-server ]; then
+# The same places cluster/nats-server.ts looks in after PATH.
+if [ -x /usr/sbin/nats-server ] || [ -x /usr/local/bin/nats-server ]; then
   exit 0
 fi
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
@@ -19,6 +20,7 @@ fi
 cat >&2 <<'MSG'
 shardflow: nats-server is not installed.
   On Debian/Ubuntu:  sudo apt-get install -y nats-server
-  Elsewhere: install nats-server 2.9 or newer and put it on PATH (or set SHARDFLOW_NATS_SERVER to its path).
+  Elsewhere: install nats-server 2.9 or newer and put it on PATH (shardflow looks there, then in
+  /usr/sbin and /usr/local/bin).
 MSG
 exit 1

@@ -54,7 +54,7 @@ const logArb = fc.array(fc.array(rawArb, { minLength: 1, maxLength: 4 }), { minL
       continue;
     }
     const events = group.map((r) => enc.encode(r.kind === 'event' ? JSON.stringify({ k: r.k, v: r.v, t: T0 + r.t }) : (r as { text: string }).text));
-    records.push({ kind: 'events', seq, ingestTime: T0 + 10_000, data: events.length === 1 ? events[0]! : packEvents(events), batch: events.length === 1 ? undefined : events.length });
+    records.push({ kind: 'events', seq, ingestTime: T0 + 10_000, data: events.length === 1 ? events[0]! : packEvents(events), batch: events.length > 1 });
     raws.push(group);
   }
   return { records, raws };
@@ -196,7 +196,7 @@ describe('the partition task', () => {
 
   it('proposes an idle marker once per position, only when caught up and quiet for the idle timeout', () => {
     const task = new PartitionTask(job, ID, OPTIONS, { seq: 0, snapshot: null }, 0);
-    task.step([{ kind: 'events', seq: 1, ingestTime: T0, data: enc.encode(JSON.stringify({ k: 'a', v: 1, t: T0 })), batch: undefined }], 0);
+    task.step([{ kind: 'events', seq: 1, ingestTime: T0, data: enc.encode(JSON.stringify({ k: 'a', v: 1, t: T0 })), batch: false }], 0);
     const markers = (now: number, caughtUp: boolean) => task.tick(now, caughtUp).effects.filter((e) => e.type === 'idle-marker');
     expect(markers(400, true)).toEqual([]);
     expect(markers(T0 + 5_000, false)).toEqual([]);
@@ -219,7 +219,7 @@ describe('per-partition state limits', () => {
       aggregates: { n: count(), values: countBy('v') },
       limits,
     });
-  const record = (seq: number, k: string, t: number, v = 'x'): InputRecord => ({ kind: 'events', seq, ingestTime: T0 + 60_000, data: enc.encode(JSON.stringify({ k, v, t: T0 + t })), batch: undefined });
+  const record = (seq: number, k: string, t: number, v = 'x'): InputRecord => ({ kind: 'events', seq, ingestTime: T0 + 60_000, data: enc.encode(JSON.stringify({ k, v, t: T0 + t })), batch: false });
   const reasons = (effects: readonly Effect[]) => effects.flatMap((e) => (e.type === 'dead-letter' ? [`${e.position.seq}:${e.reason}`] : []));
 
   it('dead-letters the event of a new key beyond maxKeys with state-limit, and takes new keys again once windows close', () => {

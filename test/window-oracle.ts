@@ -1,6 +1,7 @@
 // An independent brute-force model of the window engine's semantics, for property tests. It keeps
 // every accepted event in plain lists and recomputes aggregates from scratch; it shares no code with
-// the engine. Semantics it encodes (see engine/trigger.ts and engine/watermark-tracker.ts):
+// the engine. Semantics it encodes (the engine's side: engine/aligned-window-state.ts,
+// engine/session-window-state.ts, engine/window-operator.ts and engine/watermark-tracker.ts):
 //  - watermark = max over time of (min over inputs seen so far of (max event time - bound - 1));
 //  - an event is checked against the watermark before it, then moves the watermark;
 //  - a window [s, e) fires when watermark >= e - 1 and accepts late events while watermark < e - 1 + L;

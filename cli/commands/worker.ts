@@ -36,6 +36,7 @@ export async function workerCommand(options: { jobs: string[]; partitions?: stri
     jobs,
     checkpointIntervalMs: config.CHECKPOINT_INTERVAL_MS,
     checkpointEveryEvents: config.CHECKPOINT_EVERY_EVENTS,
+    memoryHighWater: config.WORKER_MEMORY_HIGH_WATER,
     log: workerLog,
   });
   for (const [job, partitions] of assignments) worker.assign(job, partitions);

@@ -27,9 +27,9 @@ export class LazySink implements Sink {
   private sink(): Promise<Sink> {
     if (!this.opened) {
       const opening = this.open().catch((err: unknown) => {
-        const retryable = !isShardflowError(err) || err.retryable;
-        if (retryable && this.opened === opening) this.opened = undefined;
-        throw isShardflowError(err) ? err : new ShardflowError('SINK_FAILED', `${this.what}: ${(err as Error).message}`, { cause: err });
+        const failure = isShardflowError(err) ? err : new ShardflowError('SINK_FAILED', `${this.what}: ${(err as Error).message}`, { cause: err });
+        if (failure.retryable && this.opened === opening) this.opened = undefined;
+        throw failure;
       });
       this.opened = opening;
     }

@@ -32,7 +32,7 @@ function amount(what: string, accept: (n: number) => boolean) {
 }
 
 const Tick = z.object({
-  asset: z.string({ error: 'must be a CoinCap asset id such as "bitcoin"' }).regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, 'must be a CoinCap asset id such as "bitcoin" or "binance-coin"'),
+  asset: z.string({ error: 'must be a CoinCap asset id such as "bitcoin"' }).max(64, 'must be a CoinCap asset id, at most 64 characters').regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, 'must be a CoinCap asset id such as "bitcoin" or "binance-coin"'),
   price_usd: amount('a positive number (USD)', (n) => n > 0),
   volume: amount('a number >= 0 (units of the asset traded)', (n) => n >= 0),
   ts: z.number({ error: 'must be the tick time in epoch milliseconds' }),

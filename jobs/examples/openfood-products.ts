@@ -28,7 +28,7 @@ export const Product = z.object({
     .max(MAX_ENERGY_KJ, `must be the energy in kJ per 100 g, a number from 0 to ${MAX_ENERGY_KJ}`)
     .nullish(),
   /** When the producer saw the product: ISO-8601 or epoch ms. Left to the decoder, which says what is wrong with it. */
-  ts: z.union([z.string(), z.number()]).optional(),
+  ts: z.union([z.string().max(64), z.number()]).optional(),
 });
 
 export type Product = z.infer<typeof Product>;

@@ -9,11 +9,11 @@ import { defineJob } from '../define-job.ts';
 import { sentimentScore } from './sentiment.ts';
 
 const Feedback = z.object({
-  station_id: z.string().min(1),
+  station_id: z.string().min(1).max(64),
   service: z.string().min(1).max(64),
   rating: z.number().int().min(1).max(5),
   comment: z.string().max(2_000).default(''),
-  ts: z.union([z.string(), z.number()]),
+  ts: z.union([z.string().max(64), z.number()]),
 });
 
 export type Feedback = z.infer<typeof Feedback>;

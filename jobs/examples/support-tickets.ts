@@ -40,7 +40,7 @@ const Ticket = z
     ticket_id: z.string({ error: 'is required: the ticket id as a string' }).min(1, 'is required: the ticket id as a string').max(64),
     client_id: z.number().int().nonnegative().optional(),
     /** ISO-8601 or epoch ms; left to the decoder, which says what is wrong with it. */
-    created_at: z.union([z.string(), z.number()]).optional(),
+    created_at: z.union([z.string().max(64), z.number()]).optional(),
     request: z.string().max(5_000).optional(),
     type: z.string({ error: 'is required: the ticket type, e.g. incident or billing' }).trim().toLowerCase().min(1, 'is required: the ticket type, e.g. incident or billing').max(64),
     priority: z.string({ error: PRIORITY_RULE }).trim().toLowerCase().pipe(z.enum(PRIORITIES, { error: PRIORITY_RULE })),

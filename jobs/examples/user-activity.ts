@@ -28,7 +28,7 @@ const UserEvent = z
     user_id: z.string({ error: 'is required: a string user id such as "u-0042"' }).min(1, 'is required: a string user id such as "u-0042"').max(64),
     event_type: z.string({ error: EVENT_TYPE_RULE }).regex(/^[A-Z][A-Z0-9_]{0,63}$/, EVENT_TYPE_RULE),
     /** ISO-8601 or epoch ms; left to the decoder, which says what is wrong with it. */
-    ts: z.union([z.string(), z.number()]).optional(),
+    ts: z.union([z.string().max(64), z.number()]).optional(),
     session_id: z.string().max(64).optional(),
     page: z.string().max(2_000).optional(),
     product_id: z.string().max(64).optional(),

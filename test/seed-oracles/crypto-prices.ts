@@ -20,7 +20,7 @@ export function classifyTick(raw: string, ingestTime: number): string | Tick {
   const price = amount(e.price_usd);
   const volume = amount(e.volume);
   const exchangeOk = e.exchange === undefined || (typeof e.exchange === 'string' && e.exchange.length <= 64);
-  const ok = typeof e.asset === 'string' && ASSET.test(e.asset) && Number.isFinite(price) && price > 0 && Number.isFinite(volume) && volume >= 0 && typeof e.ts === 'number' && exchangeOk;
+  const ok = typeof e.asset === 'string' && e.asset.length <= 64 && ASSET.test(e.asset) && Number.isFinite(price) && price > 0 && Number.isFinite(volume) && volume >= 0 && typeof e.ts === 'number' && exchangeOk;
   if (!ok) return 'schema-violation';
   const t = eventTimeOf(e.ts, ingestTime);
   if (typeof t === 'string') return t;

@@ -20,7 +20,7 @@ export function classifyProduct(raw: string, ingestTime: number): string | Produ
   const textOk = (v: unknown, max: number) => v === undefined || (typeof v === 'string' && v.length <= max);
   const nameOk = typeof name === 'string' && name.trim() !== '' && name.trim().length <= 500;
   if (!nameOk || !GRADES.includes(grade) || !energyOk || !textOk(code, 64) || !textOk(brands, 500) || !textOk(categories, 2_000)) return 'schema-violation';
-  if (ts !== undefined && typeof ts !== 'string' && typeof ts !== 'number') return 'schema-violation';
+  if (ts !== undefined && !(typeof ts === 'string' && ts.length <= 64) && typeof ts !== 'number') return 'schema-violation';
   const t = eventTimeOf(ts, ingestTime);
   if (typeof t === 'string') return t;
   const firstOf = (list: unknown, none: string) => (typeof list === 'string' ? list.split(',')[0]!.trim() : '') || none;

@@ -29,11 +29,11 @@ export function classifyFeedback(raw: string, ingestTime: number): string | Feed
   if (e === undefined) return 'malformed-json';
   const { station_id, service, rating, comment = '', ts } = e;
   const ok =
-    typeof station_id === 'string' && station_id !== '' &&
+    typeof station_id === 'string' && station_id !== '' && station_id.length <= 64 &&
     typeof service === 'string' && service !== '' && service.length <= 64 &&
     Number.isInteger(rating) && (rating as number) >= 1 && (rating as number) <= 5 &&
     typeof comment === 'string' && comment.length <= 2_000 &&
-    (typeof ts === 'string' || typeof ts === 'number');
+    ((typeof ts === 'string' && ts.length <= 64) || typeof ts === 'number');
   if (!ok) return 'schema-violation';
   const t = eventTimeOf(ts, ingestTime);
   if (typeof t === 'string') return t;

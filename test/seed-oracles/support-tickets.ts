@@ -26,7 +26,7 @@ export function classifyTicket(raw: string, ingestTime: number): string | Ticket
   const ok =
     typeof e.ticket_id === 'string' && e.ticket_id !== '' && e.ticket_id.length <= 64 &&
     (e.client_id === undefined || (Number.isInteger(e.client_id) && (e.client_id as number) >= 0)) &&
-    (e.created_at === undefined || typeof e.created_at === 'string' || typeof e.created_at === 'number') &&
+    (e.created_at === undefined || (typeof e.created_at === 'string' && e.created_at.length <= 64) || typeof e.created_at === 'number') &&
     (e.request === undefined || (typeof e.request === 'string' && e.request.length <= 5_000)) &&
     type !== '' && type.length <= 64 && Object.hasOwn(SLA_HOURS, priority);
   if (!ok) return 'schema-violation';

@@ -16,7 +16,7 @@ export function classifyUserEvent(raw: string, ingestTime: number): string | Use
   const ok =
     typeof e.user_id === 'string' && e.user_id !== '' && e.user_id.length <= 64 &&
     typeof e.event_type === 'string' && EVENT_TYPE.test(e.event_type) &&
-    (e.ts === undefined || typeof e.ts === 'string' || typeof e.ts === 'number') &&
+    (e.ts === undefined || (typeof e.ts === 'string' && e.ts.length <= 64) || typeof e.ts === 'number') &&
     text(e.event_id, 64) && text(e.session_id, 64) && text(e.page, 2_000) && text(e.product_id, 64) &&
     amountOk && (e.device === undefined || DEVICES.includes(e.device as string)) &&
     (e.event_type !== 'PURCHASE' || e.amount !== undefined);
