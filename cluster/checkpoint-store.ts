@@ -87,7 +87,11 @@ export class KvCheckpointStore {
    * that failed while it was cut off must not take the partition back from its new owner.
    */
   async resume(lease: PartitionLease): Promise<Checkpoint> {
-    await this.verify(lease);
+    // The stored entry, not the lease's copy: a checkpoint the failed actor had in flight may have
+    // landed after the lease last heard of it.
+    const now = await this.verify(lease);
+    lease.entry = now.entry;
+    lease.revision = now.revision;
     return { seq: lease.entry.seq, snapshot: await this.loadSnapshot(lease.id, lease.entry) };
   }
 
@@ -126,10 +130,12 @@ export class KvCheckpointStore {
     await this.writeEntry(lease, { ...lease.entry, owner: null });
   }
 
-  /** Throws PARTITION_FENCED if someone else wrote the partition's entry since this owner did. */
-  async verify(lease: PartitionLease): Promise<void> {
+  /** Throws PARTITION_FENCED if someone claimed the partition (or it was released) since this owner
+   *  claimed it. The entry's epoch and owner tell, not its revision: a checkpoint of this owner still
+   *  in flight moves the revision before the lease learns it, and must not look like a takeover. */
+  async verify(lease: PartitionLease): Promise<{ entry: CheckpointEntry; revision: number }> {
     const now = await this.inspect(lease.id);
-    if (now && now.revision === lease.revision) return;
+    if (now && now.entry.epoch === lease.epoch && now.entry.owner === lease.owner) return now;
     throw new ShardflowError(
       'PARTITION_FENCED',
       `partition ${describeCheckpointed(lease.id)}: epoch ${lease.epoch} of ${lease.owner} was superseded by epoch ${now?.entry.epoch ?? '?'} of ${now?.entry.owner ?? 'nobody'}`,

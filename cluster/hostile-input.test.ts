@@ -256,7 +256,7 @@ describe('a cluster fed hostile input', () => {
 
     // Nobody failed, nobody restarted, and the side-output log lines were rate-limited.
     for (const p of processes) {
-      expect(p.running, p.id).toBe(true);
+      expect(p.running, `${p.id} exited; its last output:\n${p.output.slice(-3000)}`).toBe(true);
       expect(p.output, p.id).not.toMatch(/"msg":"actor (failed|restarted|gave up)/);
       expect(p.logs('event dead-lettered').length, p.id).toBeLessThanOrEqual(20);
     }

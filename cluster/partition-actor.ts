@@ -6,7 +6,7 @@
 // world: the lease check, the stall check, writing idle markers. A restart after a failure is a
 // recovery from the checkpoint, exactly as after a crash.
 import type { JetStreamClient } from '@nats-io/jetstream';
-import type { ActorContext, Behavior } from '../actors/index.ts';
+import type { ActorContext, ActorRef, Behavior } from '../actors/index.ts';
 import { isShardflowError, ShardflowError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { initPartitionMetrics, metrics } from '../common/metrics.ts';
@@ -63,6 +63,9 @@ export class PartitionActor<E> implements Behavior<PartitionMessage> {
   private fenced = false;
   private lastLeaseCheckAt = 0;
   private lastStallCheckAt = 0;
+  /** Where the task stood when a stalled feed was last reopened in place. */
+  private reopenedAt: number | undefined;
+  private self: ActorRef<PartitionMessage> | undefined;
   private reportedFirstBatch = false;
   private lastReport: CheckpointReport | undefined;
   private readonly log: Logger;
@@ -111,19 +114,28 @@ export class PartitionActor<E> implements Behavior<PartitionMessage> {
       log: this.sideLog,
       onCheckpoint: (seq, stored, bytes, ms) => this.onCheckpoint(seq, stored, bytes, ms),
     });
+    this.self = ctx.self;
+    await this.openFeed(checkpoint.seq + 1);
+    this.log.info({ epoch: lease.epoch, fromSeq: checkpoint.seq + 1, restoredBytes: checkpoint.snapshot?.byteLength ?? 0 }, 'partition started');
+  }
+
+  /** Reads the partition's log from `fromSeq` with a new feed; batches of an earlier feed still
+   *  queued are ignored (their generation is over). */
+  private async openFeed(fromSeq: number): Promise<void> {
+    this.feed?.stop();
+    const self = this.self!;
     const generation = ++generations;
     this.generation = generation;
     this.feed = await feedPartition(
       this.env.js,
       this.id,
-      checkpoint.seq + 1,
+      fromSeq,
       this.env.feed,
-      (batch) => ctx.self.send({ type: 'batch', generation, batch }),
-      (error) => ctx.self.tell({ type: 'feed-failed', generation, error }),
+      (batch) => self.send({ type: 'batch', generation, batch }),
+      (error) => self.tell({ type: 'feed-failed', generation, error }),
     );
     // A partition restored at the end of its log gets no batch: it is caught up from the start.
     this.caughtUp = this.feed.pendingAtStart === 0;
-    this.log.info({ epoch: lease.epoch, fromSeq: checkpoint.seq + 1, restoredBytes: checkpoint.snapshot?.byteLength ?? 0 }, 'partition started');
   }
 
   async receive(message: PartitionMessage): Promise<void> {
@@ -244,15 +256,17 @@ export class PartitionActor<E> implements Behavior<PartitionMessage> {
     if (task.checkpointedUpTo === task.processedUpTo && this.lastReport) return this.lastReport;
     const effect = task.checkpointNow(this.now());
     await outputs.checkpoint(effect);
-    if (task.checkpointedUpTo < effect.seq) throw new Error(`the checkpoint of ${this.job.name}/${this.id.index} at ${effect.seq} could not be stored`);
+    if (task.checkpointedUpTo < effect.seq) throw new ShardflowError('CHECKPOINT_FAILED', `the checkpoint of ${this.job.name}/${this.id.index} at ${effect.seq} could not be stored`);
     return this.lastReport!;
   }
 
   /**
    * A consumer whose NATS node died can stop delivering without an error (seen when a node of a
    * 3-node cluster is killed). A quiet partition therefore asks now and then for the last message
-   * stored on its subjects; if that is newer than what it processed, the feed is stalled, and failing
-   * here restarts the partition from its checkpoint with a new feed.
+   * stored on its subjects; if that is newer than what it processed, the feed is stalled. It is first
+   * reopened in place after the last processed message (a consumer can also stall on a loaded machine
+   * while its connection is cut as a slow consumer, and the state in memory is good); a feed that
+   * stalls again without progress fails the partition, which restarts from its checkpoint.
    */
   private async checkStalled(now: number): Promise<void> {
     const task = this.task!;
@@ -261,7 +275,14 @@ export class PartitionActor<E> implements Behavior<PartitionMessage> {
     this.lastStallCheckAt = now;
     const stored = await this.latestStored();
     if (stored !== undefined && stored > task.processedUpTo) {
-      throw new Error(`partition feed stalled: the log holds messages up to ${stored} but nothing after ${task.processedUpTo} arrived for ${quietFor} ms`);
+      if (this.reopenedAt !== task.processedUpTo) {
+        this.reopenedAt = task.processedUpTo;
+        this.log.warn({ stored, processedUpTo: task.processedUpTo, quietMs: quietFor }, 'partition feed stalled: reading again after the last processed message');
+        metrics.feedReopened.inc({ job: this.job.name });
+        await this.openFeed(task.processedUpTo + 1);
+        return;
+      }
+      throw new ShardflowError('FEED_FAILED', `partition feed stalled: the log holds messages up to ${stored} but nothing after ${task.processedUpTo} arrived for ${quietFor} ms`);
     }
   }
 

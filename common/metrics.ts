@@ -40,6 +40,7 @@ export const metrics = {
   streamBytes: new Gauge({ name: 'shardflow_stream_bytes', help: 'Bytes stored in a stream or KV bucket of the cluster (published by the leading coordinator)', labelNames: ['stream'] as const, registers: [registry] }),
   streamLimitBytes: new Gauge({ name: 'shardflow_stream_limit_bytes', help: 'The max_bytes limit of a stream or bucket (-1: none)', labelNames: ['stream'] as const, registers: [registry] }),
   streamMessages: new Gauge({ name: 'shardflow_stream_messages', help: 'Messages stored in a stream or KV bucket of the cluster', labelNames: ['stream'] as const, registers: [registry] }),
+  feedReopened: new Counter({ name: 'shardflow_partition_feed_reopened_total', help: 'Stalled partition feeds read again in place after the last processed message', labelNames: ['job'] as const, registers: [registry] }),
   fenced: new Counter({ name: 'shardflow_partitions_fenced_total', help: 'Partitions stopped because another worker took them over', labelNames: ['job'] as const, registers: [registry] }),
 };
 
