@@ -50,4 +50,22 @@ describe('partition assignment', () => {
     const total = ['w1', 'w2', 'w3', 'w4'].map((w) => Object.values(owners).flat().filter((o) => o === w).length);
     expect(Math.max(...total) - Math.min(...total)).toBeLessThanOrEqual(1);
   });
+
+  it('gives a full worker nothing new: it keeps its partitions and the others take what moves', () => {
+    const three = assignPartitions([{ job: 'j', partitions: 12, workers: ['w1', 'w2', 'w3'] }], {});
+    // w3 dies; w1 is near its memory limit: w3's partitions all go to w2, w1 keeps its own.
+    const after = assignPartitions([{ job: 'j', partitions: 12, workers: ['w1', 'w2'], full: ['w1'] }], three);
+    expect(after.j!.filter((o) => o === 'w1').length).toBe(4);
+    expect(after.j!.filter((o) => o === 'w2').length).toBe(8);
+    for (const m of movedPartitions(three, after)) expect(m.to).toBe('w2');
+  });
+
+  it('leaves partitions without an owner when every worker is full, and places them once one has room', () => {
+    const two = assignPartitions([{ job: 'j', partitions: 8, workers: ['w1', 'w2', 'w3'] }], {});
+    const full = assignPartitions([{ job: 'j', partitions: 8, workers: ['w1', 'w2'], full: ['w1', 'w2'] }], two);
+    expect(full.j!.filter((o) => o === null).length).toBe(two.j!.filter((o) => o === 'w3').length);
+    expect(full.j!.every((o, p) => o === null || o === two.j![p])).toBe(true);
+    const room = assignPartitions([{ job: 'j', partitions: 8, workers: ['w1', 'w2'], full: ['w1'] }], full);
+    expect(room.j!.every((o) => o !== null)).toBe(true);
+  });
 });

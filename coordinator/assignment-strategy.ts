@@ -1,12 +1,17 @@
 // Who runs which partition: spread every job's partitions evenly over the live workers that run the
 // job (per job, counts differ by at most one), move as few partitions as possible from the previous
-// assignment, and give the same answer for the same input. Pure: no I/O.
+// assignment, and give the same answer for the same input. A worker near its memory limit ("full")
+// keeps what it runs but is given nothing more, so a heavy partition moved off a dying worker cannot
+// take the next one down too; with every worker full, partitions without an owner wait (their lag
+// grows) rather than land on a worker that would die of them. Pure: no I/O.
 
 export interface JobSpec {
   readonly job: string;
   readonly partitions: number;
   /** Live workers that can run this job. */
   readonly workers: readonly string[];
+  /** Those of them that take no new partitions (near their memory limit). */
+  readonly full?: readonly string[];
 }
 
 /** owners[job][p] = worker id, or null when no live worker runs the job. */
@@ -36,6 +41,7 @@ export function assignPartitions(jobs: readonly JobSpec[], previous: Owners): Ow
     const quota = new Map(workers.map((w) => [w, base]));
     for (const w of byPreference.slice(0, extra)) quota.set(w, base + 1);
 
+    const full = new Set(spec.full ?? []);
     const kept = new Map(workers.map((w) => [w, 0]));
     for (let p = 0; p < spec.partitions; p++) {
       const o = before[p];
@@ -44,12 +50,15 @@ export function assignPartitions(jobs: readonly JobSpec[], previous: Owners): Ow
         kept.set(o, kept.get(o)! + 1);
       }
     }
-    let w = 0;
+    // Full workers take nothing new: their unused quota goes to the others, least loaded first.
+    const open = workers.filter((x) => !full.has(x));
+    for (const x of full) if (quota.has(x)) quota.set(x, kept.get(x)!);
     for (let p = 0; p < spec.partitions; p++) {
-      if (owners[p] !== null) continue;
-      while (kept.get(workers[w]!)! >= quota.get(workers[w]!)!) w++;
-      owners[p] = workers[w]!;
-      kept.set(workers[w]!, kept.get(workers[w]!)! + 1);
+      if (owners[p] !== null || open.length === 0) continue;
+      let target = open.find((x) => kept.get(x)! < quota.get(x)!);
+      if (target === undefined) target = [...open].sort((a, b) => kept.get(a)! - kept.get(b)! || cmp(a, b))[0]!;
+      owners[p] = target;
+      kept.set(target, kept.get(target)! + 1);
     }
     for (const [worker, n] of kept) load.set(worker, (load.get(worker) ?? 0) + n);
     out[spec.job] = owners;

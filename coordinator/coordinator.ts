@@ -176,17 +176,18 @@ export class Coordinator {
     // owners resume them when they come back) rather than publish one that owns nothing.
     if (live.length === 0 && this.assignment !== null) return;
 
-    const jobs = new Map<string, { partitions: number; workers: string[] }>();
+    const jobs = new Map<string, { partitions: number; workers: string[]; full: string[] }>();
     for (const w of live) {
       for (const j of w.jobs) {
-        const spec = jobs.get(j.name) ?? { partitions: j.partitions, workers: [] };
+        const spec = jobs.get(j.name) ?? { partitions: j.partitions, workers: [], full: [] };
         spec.workers.push(w.id);
+        if (w.full) spec.full.push(w.id);
         jobs.set(j.name, spec);
       }
     }
     const previous = this.assignment?.owners ?? {};
-    for (const [job, owners] of Object.entries(previous)) if (!jobs.has(job)) jobs.set(job, { partitions: owners.length, workers: [] });
-    const specs: JobSpec[] = [...jobs].map(([job, s]) => ({ job, partitions: s.partitions, workers: s.workers }));
+    for (const [job, owners] of Object.entries(previous)) if (!jobs.has(job)) jobs.set(job, { partitions: owners.length, workers: [], full: [] });
+    const specs: JobSpec[] = [...jobs].map(([job, s]) => ({ job, partitions: s.partitions, workers: s.workers, full: s.full }));
     const owners = assignPartitions(specs, previous);
     const moves = movedPartitions(previous, owners);
     if (moves.length === 0 && this.assignment?.term === this.election.term) return;
