@@ -10,6 +10,7 @@
 // bound too, but it then pulls at most 100 messages at a time, which costs a third of the
 // throughput of small messages here.)
 import { DeliverPolicy, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
+import { ShardflowError } from '../common/errors.ts';
 import { HEADERS, inputStream, partitionSubjects, type PartitionId } from '../common/names.ts';
 import type { InputRecord } from '../task/effects.ts';
 
@@ -133,7 +134,7 @@ export async function feedStream<R>(
       }
       // The consumer gave up on its own (it could not be recreated while its stream failed over):
       // a feed that ends without being stopped would leave the partition silently stalled.
-      if (!stopped) onError(new Error(`the reading of ${subject ?? stream} ended unexpectedly; resuming from the last checkpoint`));
+      if (!stopped) onError(new ShardflowError('FEED_FAILED', `the reading of ${subject ?? stream} ended unexpectedly; resuming from the last checkpoint`));
     } catch (err) {
       if (!stopped) onError(err);
     }

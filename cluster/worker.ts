@@ -317,7 +317,7 @@ export class Worker {
       const job = this.options.jobs.find((j) => j.name === id.job)!;
       setTimeout(() => {
         if (!this.closing && this.partitions.has(formatPartitionId(partitionId(id.job, id.router))) && !this.routers.has(name)) this.startRouter(job, id.router);
-      }, 1_000);
+      }, ROUTER_RESTART_MS);
       return;
     }
   }
