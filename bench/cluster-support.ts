@@ -7,6 +7,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { startNatsServer, type NatsServerProcess } from '../cluster/nats-server.ts';
 import { ensureJobTopology } from '../nats/topology.ts';
 import { createLogger } from '../common/logger.ts';
+import type { Job } from '../jobs/define-job.ts';
 
 export const quietLog = createLogger('bench', 'silent');
 
@@ -24,6 +25,11 @@ export async function withNats<T>(fn: (server: NatsServerProcess, nc: NatsConnec
 }
 
 export async function prepareJob(nc: NatsConnection, job: string): Promise<void> {
+  await ensureJobTopology(nc, await jetstreamManager(nc), job, { replicas: 1 });
+}
+
+/** The same with the job's own retention and result expiry. */
+export async function prepareJobOf(nc: NatsConnection, job: Job<unknown>): Promise<void> {
   await ensureJobTopology(nc, await jetstreamManager(nc), job, { replicas: 1 });
 }
 

@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readResults, type Figure, type Machine, type ResultsFile, type ScenarioRun } from './results-file.ts';
+import { readResults, type Figure, type Machine, type ResultsFile, type ScenarioRun, type Series } from './results-file.ts';
 import type { FigureSpec, ScenarioDescription, Target } from './scenario.ts';
 
 const numbers = new Intl.NumberFormat('en-US', { maximumFractionDigits: 3 });
@@ -127,8 +127,24 @@ export function renderResults(results: ResultsFile, described: Described): strin
       out.push(row([spec.label, value, targetCell(spec, figure), `\`${spec.name}\``]));
     }
     out.push('');
+    if (run?.series?.length) out.push(...seriesTable(run.series), '');
   }
   return out.join('\n').replace(/\n+$/, '\n');
+}
+
+/** Sampled values side by side, at most about 25 rows (every k-th sample, and the last). */
+function seriesTable(series: readonly Series[]): string[] {
+  const times = [...new Set(series.flatMap((s) => s.points.map(([t]) => t)))].sort((a, b) => a - b);
+  const step = Math.max(1, Math.ceil(times.length / 24));
+  const shown = times.filter((_, i) => i % step === 0 || i === times.length - 1);
+  const at = series.map((s) => new Map(s.points));
+  return [
+    'Sampled during the run:',
+    '',
+    row(['minute', ...series.map((s) => `${s.name} (${s.unit})`)]),
+    row(['---', ...series.map(() => '---')]),
+    ...shown.map((t) => row([(t / 60).toFixed(1), ...at.map((m) => (m.has(t) ? formatValue(m.get(t)!, '') : ''))])),
+  ];
 }
 
 /** Reads `results.json` in `dir` and writes `RESULTS.md` next to it; returns the document's path. */

@@ -22,12 +22,20 @@ export interface Machine {
   nats_server: string;
 }
 
+/** Values sampled over a run (a soak's store size, a worker's memory): [seconds since the start, value]. */
+export interface Series {
+  name: string;
+  unit: string;
+  points: [number, number][];
+}
+
 export interface ScenarioRun {
   command: string;
   /** ISO-8601 instant the run started. */
   at: string;
   machine: Machine;
   figures: Figure[];
+  series?: Series[];
 }
 
 export interface ResultsFile {
@@ -44,6 +52,7 @@ const resultsSchema = z.strictObject({
       at: z.iso.datetime(),
       machine: z.strictObject({ cores: z.number(), cpu: z.string(), memory_gb: z.number(), node: z.string(), nats_server: z.string() }),
       figures: z.array(figureSchema),
+      series: z.array(z.strictObject({ name: z.string().min(1), unit: z.string(), points: z.array(z.tuple([z.number(), z.number()])) })).optional(),
     }),
   ),
 });
@@ -72,12 +81,13 @@ export function recordRun(path: string, scenario: string, run: ScenarioRun): Res
 export function formatResults(file: ResultsFile): string {
   const runs: Record<string, ScenarioRun> = {};
   for (const scenario of Object.keys(file.runs).sort()) {
-    const { command, at, machine, figures } = file.runs[scenario]!;
+    const { command, at, machine, figures, series } = file.runs[scenario]!;
     runs[scenario] = {
       command,
       at,
       machine: { cores: machine.cores, cpu: machine.cpu, memory_gb: machine.memory_gb, node: machine.node, nats_server: machine.nats_server },
       figures: [...figures].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map(({ name, value, unit }) => ({ name, value, unit })),
+      ...(series ? { series: series.map(({ name, unit, points }) => ({ name, unit, points })) } : {}),
     };
   }
   return JSON.stringify({ runs }, null, 2) + '\n';

@@ -8,7 +8,8 @@ import { writeResultsDocument } from './render-results.ts';
 import { recordRun, type Machine } from './results-file.ts';
 import { PLANNED_SCENARIOS, SCENARIOS } from './scenario.ts';
 
-const only = process.argv.slice(2);
+// Scenario names; options of a scenario (`--minutes 20`) are its own to read.
+const only = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && !all[i - 1]?.startsWith('--'));
 const unknown = only.filter((name) => !SCENARIOS.some((s) => s.name === name));
 if (unknown.length > 0) {
   process.stderr.write(`bench: no scenario named ${unknown.join(', ')}; the scenarios are: ${SCENARIOS.map((s) => s.name).join(', ')}\n`);
@@ -37,14 +38,16 @@ const resultsPath = join(import.meta.dirname, 'results.json');
 process.stdout.write(`shardflow bench — node ${machine.node}, ${machine.cores} cores (${machine.cpu}), nats-server ${machine.nats_server}\n`);
 let recorded = 0;
 for (const scenario of SCENARIOS) {
-  if (only.length > 0 && !only.includes(scenario.name)) continue;
+  if (only.length > 0 ? !only.includes(scenario.name) : scenario.optIn) continue;
   process.stdout.write(`${scenario.name}\n`);
   const at = new Date().toISOString();
-  const figures = await scenario.run(log);
+  const outcome = await scenario.run(log);
+  const figures = Array.isArray(outcome) ? outcome : outcome.figures;
+  const series = Array.isArray(outcome) ? undefined : outcome.series;
   const described = new Set(scenario.figures.map((f) => f.name));
   for (const f of figures) if (!described.has(f.name)) log(`note: ${f.name} is not described in the scenario's exported figures; RESULTS.md shows it without a label`);
   // Recorded as each scenario ends, so a later scenario that fails does not lose the earlier runs.
-  recordRun(resultsPath, scenario.name, { command: `npm run bench -- ${scenario.name}`, at, machine, figures });
+  recordRun(resultsPath, scenario.name, { command: `npm run bench -- ${scenario.name}`, at, machine, figures, ...(series ? { series } : {}) });
   recorded += figures.length;
 }
 const document = writeResultsDocument(import.meta.dirname, { scenarios: SCENARIOS, planned: PLANNED_SCENARIOS });

@@ -5,8 +5,11 @@ import { chaosRecoveryScenario } from './chaos-recovery.ts';
 import { clusterThroughputScenario } from './cluster-throughput.ts';
 import { engineSnapshotScenario } from './engine-snapshot.ts';
 import { engineWindowsScenario } from './engine-windows.ts';
+import { nexmarkScenario } from './nexmark.ts';
+import { producerScenario } from './producer.ts';
+import { soakScenario } from './soak.ts';
 import { recoveryScenario } from './recovery.ts';
-import type { Figure } from './results-file.ts';
+import type { Figure, Series } from './results-file.ts';
 import { resultLatencyScenario } from './result-latency.ts';
 import { sinkThroughputScenario } from './sink-throughput.ts';
 
@@ -37,9 +40,14 @@ export interface ScenarioDescription {
   readonly figures: readonly FigureSpec[];
 }
 
+/** What a run returns: its figures, and for a long run the values it sampled over time. */
+export type ScenarioOutcome = Figure[] | { figures: Figure[]; series: Series[] };
+
 /** A scenario module's export: its description and the function that measures. */
 export interface Scenario extends ScenarioDescription {
-  readonly run: (log: (line: string) => void) => Figure[] | Promise<Figure[]>;
+  readonly run: (log: (line: string) => void) => ScenarioOutcome | Promise<ScenarioOutcome>;
+  /** Runs only when named (`npm run bench -- soak`): it takes too long for every `npm run bench`. */
+  readonly optIn?: boolean;
 }
 
 /** What `npm run bench` runs, in this order. */
@@ -50,7 +58,10 @@ export const SCENARIOS: readonly Scenario[] = [
   resultLatencyScenario,
   recoveryScenario,
   sinkThroughputScenario,
+  producerScenario,
+  nexmarkScenario,
   chaosRecoveryScenario,
+  soakScenario,
 ];
 
 /**
@@ -58,26 +69,4 @@ export const SCENARIOS: readonly Scenario[] = [
  * measured or not. A scenario written for one of these replaces its entry here with its module's.
  */
 export const PLANNED_SCENARIOS: readonly ScenarioDescription[] = [
-  {
-    name: 'producer',
-    title: 'Producer throughput',
-    description: 'Events per second one producer publishes to a job\'s input stream, each acknowledged and with its message id, as `shardflow produce` does.',
-    figures: [{ name: 'producer.events_per_s', unit: 'events/s', label: 'acknowledged events published per second', target: { op: '>=', value: 100_000 } }],
-  },
-  {
-    name: 'soak',
-    title: 'Soak',
-    description: 'A long run of the local cluster under steady input, to show that state and memory stay flat: the NATS store at the end against the start, and the largest worker RSS.',
-    figures: [
-      { name: 'soak.store_bytes_end_over_start', unit: 'ratio', label: 'NATS store bytes at the end / at the start', target: { op: '<=', value: 1.1 } },
-      { name: 'soak.worker_rss_max_mb', unit: 'MB', label: 'largest worker RSS during the run' },
-    ],
-  },
-  {
-    name: 'nexmark',
-    title: 'Nexmark q5 on the cluster',
-    description:
-      'The `nexmark-q5` job (jobs/examples/nexmark-q5.ts: bids from a Nexmark-shaped generator, bids per auction in 10 s windows sliding by 2 s) on the cluster, so its throughput can be set beside the published Nexmark figures of other engines.',
-    figures: [],
-  },
 ];
