@@ -19,8 +19,10 @@ COPY tsconfig.json ./
 RUN mkdir -p /data && chown node:node /data
 USER node
 EXPOSE 9464
-# Healthy while the process answers on /metrics.
+# Healthy while the process answers on /healthz (with the metrics token, when one is set). /metrics
+# listens on 127.0.0.1 unless SHARDFLOW_METRICS_HOST says otherwise (docker-compose.yml opens it to
+# its network for Prometheus).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
-  CMD node -e "fetch('http://127.0.0.1:'+(process.env.SHARDFLOW_METRICS_PORT||9464)+'/metrics').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+  CMD node -e "const t=process.env.SHARDFLOW_METRICS_TOKEN;fetch('http://127.0.0.1:'+(process.env.SHARDFLOW_METRICS_PORT||9464)+'/healthz',{headers:t?{authorization:'Bearer '+t}:{}}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 ENTRYPOINT ["node", "bin/shardflow.mjs"]
 CMD ["--help"]

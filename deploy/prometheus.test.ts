@@ -1,7 +1,8 @@
 // deploy/prometheus.yml against a running local cluster (`shardflow up`) and a real Prometheus (the
 // Debian package `prometheus`): every process is discovered and scraped, and every PromQL expression
-// of the Grafana dashboard returns data. Without prometheus installed the test says so and skips,
-// except under CI, where that is a failure (.ci/run installs it).
+// of the Grafana dashboard returns data. The authorization of deploy/prometheus.docker.yml against a
+// metrics server that wants a token. Without prometheus installed the tests say so and skip, except
+// under CI, where that is a failure (.ci/run installs it).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { freePort } from '../cluster/nats-server.ts';
+import { startMetricsServer } from '../common/metrics-server.ts';
 import { ROOT, waitFor } from '../test/cluster-harness.ts';
 import { startUp, type UpRun } from '../test/local-up.ts';
 
@@ -97,4 +99,45 @@ describe.skipIf(!hasPrometheus)('deploy/prometheus.yml with a real Prometheus', 
     up.child.kill('SIGTERM');
     expect(await up.exit).toBe(0);
   }, 240_000);
+});
+
+describe.skipIf(!hasPrometheus)('deploy/prometheus.docker.yml with a real Prometheus', () => {
+  it('scrapes a /metrics that wants a token with the token file, and is refused without it', async () => {
+    const token = 'docker-compose-metrics-token';
+    const metricsServer = await startMetricsServer({ port: 0, host: '127.0.0.1', token });
+    const promDir = join(dir, 'docker-prom');
+    mkdirSync(promDir, { recursive: true });
+    let child: ChildProcess | undefined;
+    try {
+      // The shipped scrape configuration, with the secret file and the target moved here: once as
+      // shipped, once without its authorization, to show the token is what lets it in.
+      const config = parse(readFileSync(join(ROOT, 'deploy', 'prometheus.docker.yml'), 'utf8')) as {
+        global: Record<string, string>;
+        scrape_configs: { job_name: string; authorization?: { credentials_file: string }; dns_sd_configs?: unknown; relabel_configs?: unknown; static_configs?: unknown }[];
+      };
+      writeFileSync(join(promDir, 'metrics_token'), `${token}\n`);
+      const scrape = config.scrape_configs[0]!;
+      expect(scrape.authorization!.credentials_file).toBe('/run/secrets/metrics_token');
+      scrape.authorization!.credentials_file = join(promDir, 'metrics_token');
+      delete scrape.dns_sd_configs;
+      delete scrape.relabel_configs;
+      scrape.static_configs = [{ targets: [`127.0.0.1:${metricsServer.port}`] }];
+      const { authorization: _, ...anonymous } = scrape;
+      config.scrape_configs = [scrape, { ...anonymous, job_name: 'anonymous' }];
+      config.global.scrape_interval = '1s';
+      writeFileSync(join(promDir, 'prometheus.yml'), stringify(config));
+
+      const port = await freePort();
+      const base = `http://127.0.0.1:${port}`;
+      let promOut = '';
+      child = spawn('prometheus', [`--config.file=${join(promDir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(promDir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stderr!.on('data', (d: Buffer) => (promOut += d.toString()));
+      const upOf = async (job: string) => ((await query(base, `up{job="${job}"}`).catch(() => [])) as { value: [number, string] }[])[0]?.value[1];
+      await waitFor(async () => (await upOf('shardflow')) === '1' && (await upOf('anonymous')) === '0', 30_000, `Prometheus to scrape with the token and be refused without\n${promOut.slice(-2_000)}`);
+      expect((await query(base, 'shardflow_process_cpu_seconds_total{job="shardflow"}')).length).toBeGreaterThan(0);
+    } finally {
+      child?.kill('SIGKILL');
+      await metricsServer.close();
+    }
+  }, 60_000);
 });
