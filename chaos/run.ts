@@ -5,7 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { jetstream } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { readStreamRange, streamBounds } from '../batch/stream-range.ts';
 import { statusOver } from '../coordinator/cluster-status.ts';
 import { LocalCluster } from '../cluster/local-cluster.ts';
@@ -27,6 +27,7 @@ import { expectedChaosResults, type WindowTotals } from './oracle.ts';
 import type { ChaosReport, FaultRecord } from './report.ts';
 import { planFaults, SCENARIOS, type ScenarioName } from './scenarios.ts';
 import { chaosVerdict, type Verdict } from './verdict.ts';
+import { connectNats } from '../nats/connect.ts';
 
 export interface ChaosOptions {
   scenario: ScenarioName;
@@ -74,7 +75,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     natsNodes: scenario.natsNodes,
   });
   const statusConfig = { ...o.config, REPLICAS: replicas };
-  const nc = await connect({ servers: cluster.natsUrl.split(','), name: 'chaos', maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  const nc = await connectNats(cluster.access('admin'), { name: 'chaos', persistent: true });
   let monitor: ChaosMonitor | undefined;
   try {
     progress(`cluster up in ${o.dataDir} (${cluster.processes().map((p) => p.id).join(' ')}); waiting for every partition to be assigned`);

@@ -1,9 +1,12 @@
-// The `shardflow` command. Exit codes: 0 success, 1 failure at run time, 2 bad usage or config.
+// The `shardflow` command. Exit codes: 0 success, 1 failure at run time, 2 bad usage or config, 3
+// NATS refused access (credentials, TLS, permissions).
 import { parseArgs } from 'node:util';
 import { checkProcessId, childEnvironment, describeConfig, loadConfig } from '../common/config.ts';
 import { isShardflowError, ShardflowError } from '../common/errors.ts';
 import { createLogger } from '../common/logger.ts';
 import { getJob, jobNames } from '../jobs/catalog.ts';
+import { withLocalAdmin } from '../cluster/local-credentials.ts';
+import { permissionDenied } from '../nats/connect.ts';
 import { CHAOS_HELP, chaosCommand } from './commands/chaos.ts';
 import { COMPACT_HELP, compactCommand, DEFAULT_ROWS_PER_FILE } from './commands/compact.ts';
 import { controlCommand, DOWN_HELP, KILL_HELP, SCALE_HELP } from './commands/control.ts';
@@ -47,7 +50,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP + '\n');
     return command === undefined ? 2 : 0;
   }
-  const config = loadConfig();
+  const config = withLocalAdmin(loadConfig());
   const role = command === 'worker' || command === 'coordinator' ? command : 'cli';
   const log = createLogger(role, config.LOG_LEVEL, role === 'cli' ? { command } : {});
   switch (command) {
@@ -91,13 +94,14 @@ async function main(argv: string[]): Promise<number> {
           coordinators: { type: 'string', default: '2' },
           job: { type: 'string', default: 'station-sentiment' },
           rate: { type: 'string', default: '200' },
+          tls: { type: 'boolean', default: false },
           help: { type: 'boolean', short: 'h' },
         },
         strict: true,
       });
       if (values.help) return help(UP_HELP);
       return upCommand(
-        { workers: wholeNumber(values.workers, '--workers'), coordinators: wholeNumber(values.coordinators, '--coordinators'), job: values.job, rate: wholeNumber(values.rate, '--rate') },
+        { workers: wholeNumber(values.workers, '--workers'), coordinators: wholeNumber(values.coordinators, '--coordinators'), job: values.job, rate: wholeNumber(values.rate, '--rate'), tls: values.tls },
         config,
         log,
       );
@@ -244,11 +248,13 @@ function wholeNumber(value: string, flag: string): number {
 
 try {
   process.exitCode = await main(process.argv.slice(2));
-} catch (err) {
+} catch (thrown) {
+  const err = permissionDenied(thrown) ?? thrown;
   const userError = isShardflowError(err) && err.domain === 'user';
+  const accessError = isShardflowError(err) && err.domain === 'access';
   const parseError = err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS');
   process.stderr.write(`shardflow: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exitCode = userError || parseError ? 2 : 1;
+  process.exitCode = accessError ? 3 : userError || parseError ? 2 : 1;
 }
 // Open handles (timers, sockets) must not keep a finished command alive; stdout is flushed first.
 process.stdout.write('', () => process.exit(process.exitCode ?? 0));

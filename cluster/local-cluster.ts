@@ -26,6 +26,10 @@ import type { Job } from '../jobs/define-job.ts';
 import { NatsServerProcess, findNatsServerBinary, natsClusterNodes } from './nats-server.ts';
 import { JobProducer, produceHistory, produceLive } from './producer.ts';
 import { ensureJobTopology, openBucket } from '../nats/topology.ts';
+import { accessEnvironment, connectNats, type NatsAccess } from '../nats/connect.ts';
+import { authorizationBlock, type Role } from '../nats/roles.ts';
+import { authFolder, LocalCredentials, localWorkerId, MAX_LOCAL_WORKERS } from './local-credentials.ts';
+import { ensureLocalTls, type LocalTlsFiles } from './local-tls.ts';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'shardflow.mjs');
 
@@ -47,6 +51,8 @@ export interface LocalClusterOptions {
   natsNodes?: 1 | 3;
   /** Ceiling of each NATS server's JetStream store, bytes; default: SHARDFLOW_NATS_MAX_STORE of `env`. */
   natsMaxStoreBytes?: number;
+  /** Mutual TLS between every process and NATS, with a local CA made for the cluster (cluster/local-tls.ts). */
+  tls?: boolean;
 }
 
 /** Size at which a process's log is rotated, MiB; with LOG_FILES_KEPT older files (gzipped), one
@@ -187,10 +193,17 @@ export class LocalCluster {
   /** Coordinators and workers that exited on their own (and were restarted). */
   crashes: { id: string; code: number | null; signal: string | null; at: number }[] = [];
 
+  private readonly credentials: LocalCredentials;
+  private readonly tls: LocalTlsFiles | undefined;
+
   private constructor(
     private readonly options: LocalClusterOptions,
     private readonly natsMaxStoreBytes: number,
-  ) {}
+  ) {
+    this.credentials = LocalCredentials.open(options.dataDir);
+    this.tls = options.tls ? ensureLocalTls(join(authFolder(options.dataDir), 'tls')) : undefined;
+    this.credentials.useTls(this.tls ? { ca: this.tls.ca, cert: this.tls.clientCert, key: this.tls.clientKey } : undefined);
+  }
 
   private get replicas(): number {
     return this.options.natsNodes === 3 ? 3 : 1;
@@ -249,11 +262,11 @@ export class LocalCluster {
     const { log, job } = this.options;
     await this.startNats();
     log.info({ url: this.natsUrl }, 'embedded nats-server started');
-    this.nc = await connect({ servers: this.natsUrl.split(','), maxReconnectAttempts: -1, reconnectTimeWait: NATS_RECONNECT_WAIT_MS });
+    this.nc = await connectNats(this.access('admin'), { name: 'shardflow-up', persistent: true });
     const nc = this.nc;
     await whenJetStreamReady("create the job's streams and buckets", async () => ensureJobTopology(nc, await jetstreamManager(nc), job.name, { replicas: this.replicas }));
     for (let i = 1; i <= this.options.coordinators; i++) {
-      this.coordinators.push(this.supervised(new Child('coordinator', `c${i}`, [], this.childEnv(), this.logFile(`c${i}`), this.logFailed)));
+      this.coordinators.push(this.supervised(new Child('coordinator', `c${i}`, [], this.childEnv('coordinator', `c${i}`), this.logFile(`c${i}`), this.logFailed)));
     }
     for (let i = 1; i <= this.options.workers; i++) this.workers.push(this.newWorker(i));
     this.kv = await whenJetStreamReady('create the coordination bucket', () => openBucket(nc, COORDINATION_BUCKET, this.replicas));
@@ -280,21 +293,41 @@ export class LocalCluster {
   /** One server, or a 3-node cluster whose nodes route to each other (ports picked free). */
   private async startNats(): Promise<void> {
     const dir = join(this.options.dataDir, 'nats');
-    const limits = { maxStoreBytes: this.natsMaxStoreBytes };
+    // Nobody gets in without one of the cluster's credentials, and each role only as far as it must.
+    const limits = {
+      maxStoreBytes: this.natsMaxStoreBytes,
+      access: authorizationBlock(this.credentials.users(), [this.options.job.name]),
+      ...(this.tls ? { tls: { certFile: this.tls.serverCert, keyFile: this.tls.serverKey, caFile: this.tls.ca, verify: true } } : {}),
+    };
     if (this.options.natsNodes === 3) this.natsServers.push(...(await natsClusterNodes(dir, 3, undefined, limits)));
     else this.natsServers.push(new NatsServerProcess({ dir, port: this.options.natsPort, ...limits }, findNatsServerBinary()));
     await Promise.all(this.natsServers.map((s) => s.start()));
   }
 
-  private childEnv(): Record<string, string> {
-    const env: Record<string, string> = { ...this.options.env, SHARDFLOW_NATS_URL: this.natsUrl, SHARDFLOW_METRICS_PORT: '0' };
+  /** Records where the cluster runs next to its credentials, so that `shardflow` commands run from
+   *  the same folder find the admin credential, and writes the env files people source. */
+  publishCredentials(): { producerEnv: string; adminEnv: string; viewerEnv: string } {
+    return this.credentials.publish(this.natsUrl);
+  }
+
+  /** How a process of `role` (a worker: the worker `workerId`) gets into the cluster's NATS. */
+  access(role: Role, workerId?: string): NatsAccess {
+    return this.credentials.access(role, this.natsUrl, workerId);
+  }
+
+  /** The settings of a child: the launcher's, with the credential of the child's own role instead of
+   *  any the launcher was given. */
+  private childEnv(role: 'coordinator' | 'worker', id: string): Record<string, string> {
+    const inherited = Object.entries(this.options.env).filter(([k]) => !k.startsWith('SHARDFLOW_NATS_') || k === 'SHARDFLOW_NATS_MAX_STORE');
+    const env: Record<string, string> = { ...Object.fromEntries(inherited), ...accessEnvironment(this.access(role, id)), SHARDFLOW_METRICS_PORT: '0' };
     // Children create the same streams and buckets; their replicas must match or JetStream refuses.
     if (this.replicas > 1) env.SHARDFLOW_REPLICAS = String(this.replicas);
     return env;
   }
 
   private newWorker(index: number): Child {
-    return this.supervised(new Child('worker', `w${index}`, ['--job', this.options.jobSpec], this.childEnv(), this.logFile(`w${index}`), this.logFailed));
+    const id = localWorkerId(index);
+    return this.supervised(new Child('worker', id, ['--job', this.options.jobSpec], this.childEnv('worker', id), this.logFile(id), this.logFailed));
   }
 
   /** The current log file of a coordinator or worker (appended to across its restarts; rotated to
@@ -378,11 +411,13 @@ export class LocalCluster {
 
   /** Starts or gracefully stops workers until `count` run (the newest stop first). */
   async scale(count: number): Promise<string[]> {
-    if (!Number.isInteger(count) || count < 1) throw new ShardflowError('CONFIG_INVALID', `scale: --workers must be a whole number >= 1, got ${count}`);
+    if (!Number.isInteger(count) || count < 1 || count > MAX_LOCAL_WORKERS) {
+      throw new ShardflowError('CONFIG_INVALID', `scale: --workers must be a whole number from 1 to ${MAX_LOCAL_WORKERS}, got ${count}`);
+    }
     while (this.workers.length < count) {
       const used = new Set(this.workers.map((w) => w.id));
       let i = 1;
-      while (used.has(`w${i}`)) i++;
+      while (used.has(localWorkerId(i))) i++;
       const w = this.newWorker(i);
       this.workers.push(w);
       await this.startChild(w);

@@ -2,7 +2,7 @@
 // ports of their own, each with its own store folder. Used by the embedded local cluster and by the
 // integration tests; never touches a server that happens to be running elsewhere.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
 import { programSearchPath } from '../common/config.ts';
@@ -26,6 +26,12 @@ export interface NatsServerOptions {
    *  to 75% of the machine's memory. */
   maxMemoryStoreBytes?: number;
   cluster?: { name: string; port: number; routes: number[] };
+  /** An `authorization { ... }` block (nats/roles.ts), or any other configuration text that decides
+   *  who gets in (`operator` and `resolver` settings, for instance). Unset: anyone who can connect. */
+  access?: string;
+  /** TLS for clients: the server's certificate and key, and with `caFile` + `verify` a client
+   *  certificate signed by that CA is required (mutual TLS). */
+  tls?: { certFile: string; keyFile: string; caFile?: string; verify?: boolean };
   /** Path of the nats-server binary; default: found on PATH or in /usr/sbin. */
   binary?: string;
 }
@@ -74,7 +80,7 @@ export class NatsServerProcess {
 
   /** Starts (or restarts) the server and resolves once it accepts connections. */
   async start(): Promise<void> {
-    const { dir, port, name, maxPayload, maxStoreBytes, maxMemoryStoreBytes, cluster } = this.options;
+    const { dir, port, name, maxPayload, maxStoreBytes, maxMemoryStoreBytes, cluster, access, tls } = this.options;
     mkdirSync(dir, { recursive: true });
     const jetstreamSettings = [
       `store_dir: "${join(dir, 'jetstream')}"`,
@@ -86,12 +92,18 @@ export class NatsServerProcess {
       name ? `server_name: "${name}"` : '',
       `max_payload: ${maxPayload ?? 1024 * 1024}`,
       `jetstream { ${jetstreamSettings.filter(Boolean).join(', ')} }`,
+      tls
+        ? `tls { cert_file: ${JSON.stringify(tls.certFile)}, key_file: ${JSON.stringify(tls.keyFile)}${tls.caFile ? `, ca_file: ${JSON.stringify(tls.caFile)}` : ''}${tls.verify ? ', verify: true' : ''}, timeout: 5 }`
+        : '',
+      access ?? '',
       cluster
         ? `cluster { name: "${cluster.name}", listen: "127.0.0.1:${cluster.port}", routes: [${cluster.routes.map((p) => `"nats://127.0.0.1:${p}"`).join(', ')}] }`
         : '',
     ];
     const configFile = join(dir, 'nats-server.conf');
-    writeFileSync(configFile, lines.filter(Boolean).join('\n') + '\n');
+    // Passwords may be in it: readable by this user only.
+    writeFileSync(configFile, lines.filter(Boolean).join('\n') + '\n', { mode: 0o600 });
+    chmodSync(configFile, 0o600);
     const child = spawn(this.binary, ['-c', configFile, '-l', join(dir, 'nats-server.log')], { stdio: 'ignore' });
     this.child = child;
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
@@ -134,11 +146,12 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
   return server;
 }
 
-export type StoreLimits = Pick<NatsServerOptions, 'maxStoreBytes' | 'maxMemoryStoreBytes'>;
+/** Settings every node of a cluster shares: store limits, who gets in, TLS. */
+export type NodeSettings = Pick<NatsServerOptions, 'maxStoreBytes' | 'maxMemoryStoreBytes' | 'access' | 'tls'>;
 
 /** The nodes of a JetStream cluster of `size` on free loopback ports, in subfolders `n1`.. of `dir`
  *  (named like them), each routing to the others; not started yet. Store limits apply to each node. */
-export async function natsClusterNodes(dir: string, size = 3, maxPayload?: number, storeLimits: StoreLimits = {}): Promise<NatsServerProcess[]> {
+export async function natsClusterNodes(dir: string, size = 3, maxPayload?: number, settings: NodeSettings = {}): Promise<NatsServerProcess[]> {
   const binary = findNatsServerBinary();
   const clientPorts: number[] = [];
   const routePorts: number[] = [];
@@ -149,15 +162,15 @@ export async function natsClusterNodes(dir: string, size = 3, maxPayload?: numbe
   return clientPorts.map(
     (port, i) =>
       new NatsServerProcess(
-        { dir: join(dir, `n${i + 1}`), port, name: `n${i + 1}`, maxPayload, ...storeLimits, cluster: { name: 'shardflow', port: routePorts[i]!, routes: routePorts.filter((_, j) => j !== i) } },
+        { dir: join(dir, `n${i + 1}`), port, name: `n${i + 1}`, maxPayload, ...settings, cluster: { name: 'shardflow', port: routePorts[i]!, routes: routePorts.filter((_, j) => j !== i) } },
         binary,
       ),
   );
 }
 
 /** A started JetStream cluster of `size` nodes (see natsClusterNodes). */
-export async function startNatsCluster(dir: string, size = 3, maxPayload?: number, storeLimits: StoreLimits = {}): Promise<NatsServerProcess[]> {
-  const servers = await natsClusterNodes(dir, size, maxPayload, storeLimits);
+export async function startNatsCluster(dir: string, size = 3, maxPayload?: number, settings: NodeSettings = {}): Promise<NatsServerProcess[]> {
+  const servers = await natsClusterNodes(dir, size, maxPayload, settings);
   await Promise.all(servers.map((s) => s.start()));
   return servers;
 }

@@ -7,7 +7,7 @@
 import { getHeapStatistics } from 'node:v8';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { ActorSystem, type ActorRef } from '../actors/index.ts';
 import { ShardflowError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
@@ -23,7 +23,8 @@ import {
   type PartitionId,
   type RouterId,
 } from '../common/names.ts';
-import { ACTOR_RESTARTS, MEMORY_CHECK_MS, NATS_RECONNECT_WAIT_MS, RELEASE_TIMEOUT_MS, ROUTER_RESTART_MS, WORKER_TICK_MS } from '../common/timing.ts';
+import { connectNats, type NatsAccess } from '../nats/connect.ts';
+import { ACTOR_RESTARTS, MEMORY_CHECK_MS, RELEASE_TIMEOUT_MS, ROUTER_RESTART_MS, WORKER_TICK_MS } from '../common/timing.ts';
 import type { WorkerHeartbeat } from '../coordinator/protocol.ts';
 import type { Job } from '../jobs/define-job.ts';
 import type { TaskOptions } from '../task/partition-task.ts';
@@ -52,6 +53,8 @@ export interface WorkerOptions {
   checkpointEveryEvents: number;
   /** Share of the heap limit above which the worker takes no new partitions (0-1). */
   memoryHighWater?: number;
+  /** How to get into NATS (credentials, TLS); default: natsUrl without either. */
+  nats?: NatsAccess;
   log: Logger;
 }
 
@@ -96,7 +99,7 @@ export class Worker {
   }
 
   static async start(options: WorkerOptions): Promise<Worker> {
-    const nc = await connect({ servers: options.natsUrl.split(','), name: options.id, maxReconnectAttempts: -1, reconnectTimeWait: NATS_RECONNECT_WAIT_MS });
+    const nc = await connectNats(options.nats ?? { servers: options.natsUrl }, { name: options.id, persistent: true });
     const jsm = await jetstreamManager(nc);
     for (const job of options.jobs) await ensureJobTopology(nc, jsm, job, { replicas: options.replicas });
     const kv = await openBucket(nc, CHECKPOINTS_BUCKET, options.replicas);

@@ -1,5 +1,6 @@
 // The one place that reads the environment. Every setting has a default and a line of documentation;
 // unknown SHARDFLOW_* variables are rejected so a typo does not silently fall back to a default.
+import { accessSync, constants, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -27,9 +28,20 @@ export const configSchema = z.strictObject({
   DATA_DIR: z.string().min(1).default('.shardflow').describe('folder for local state: embedded nats-server store, result files'),
   NATS_URL: z.string().min(1).default('nats://127.0.0.1:4322').describe('NATS server(s) of the cluster, comma-separated (the embedded default listens on 4322)'),
   NATS_MAX_STORE: z.string().transform(byteSizeSetting(1024 ** 2)).prefault('8GiB').describe("JetStream file store ceiling of the nats-server(s) that `up` and `chaos` start: bytes or a size such as 8GiB, 512MiB. JetStream reserves each stream's max_bytes against it at creation, and one job's default retention reserves 1408 MiB (input 1 GiB + ingest 256 MiB + dead letters 64 MiB + late 64 MiB): leave that per job plus room for the buckets"),
+  NATS_USER: z.string().min(1).optional().describe('user name for NATS (with SHARDFLOW_NATS_PASSWORD); `up` sets it for its own processes'),
+  NATS_PASSWORD: z.string().min(1).optional().describe('password of SHARDFLOW_NATS_USER (never logged)'),
+  NATS_TOKEN: z.string().min(1).optional().describe('token for NATS, instead of a user (never logged)'),
+  NATS_NKEY_FILE: z.string().min(1).optional().describe('file holding an nkey seed (SU...) to sign the NATS nonce with, instead of a user or token'),
+  NATS_CREDS_FILE: z.string().min(1).optional().describe('NATS credentials file (user JWT and seed, as nsc writes it), instead of a user, token or nkey'),
+  NATS_TLS_CA: z.string().min(1).optional().describe('PEM file of the CA that signed the NATS servers\' certificates (verified when set)'),
+  NATS_TLS_CERT: z.string().min(1).optional().describe('PEM client certificate for NATS servers that require mutual TLS (with SHARDFLOW_NATS_TLS_KEY)'),
+  NATS_TLS_KEY: z.string().min(1).optional().describe('PEM key of SHARDFLOW_NATS_TLS_CERT'),
+  NATS_TLS: z.enum(['true', 'false']).default('false').transform((v) => v === 'true').describe('require TLS to NATS: refuse a server that does not offer it (implied by the TLS files)'),
   REPLICAS: z.coerce.number().int().min(1).max(5).default(1).describe('replicas of streams and buckets (3 on a 3-node NATS cluster)'),
   WORKER_ID: z.string().regex(PROCESS_ID, PROCESS_ID_RULE).optional().describe('id of a worker process (default: worker-<host>-<pid>)'),
   WORKER_MEMORY_HIGH_WATER: z.coerce.number().min(0.2).max(0.99).default(0.8).describe("share of its heap limit above which a worker takes no new partitions (it keeps its own; free again 0.1 below); set Node's limit with NODE_OPTIONS=--max-old-space-size"),
+  METRICS_HOST: z.string().min(1).default('127.0.0.1').describe('address /metrics and /healthz listen on (0.0.0.0 lets Prometheus in another container or host scrape)'),
+  METRICS_TOKEN: z.string().min(16).optional().describe('bearer token /metrics and /healthz require when set (Prometheus: authorization.credentials); at least 16 characters'),
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(0).describe('port of /metrics for this process (0: a free port, logged at start)'),
   CHECKPOINT_INTERVAL_MS: z.coerce.number().int().min(50).default(1_000).describe('ms between checkpoints of a partition'),
   CHECKPOINT_EVERY_EVENTS: z.coerce.number().int().min(1).default(50_000).describe('checkpoint a partition after this many events, whichever comes first'),
@@ -51,7 +63,27 @@ export const configSchema = z.strictObject({
     .pipe(sinkSpecSchema)
     .optional()
     .describe('JSON sink spec that replaces the sink of every job this worker runs (e.g. MongoDB in docker-compose)'),
+}).superRefine((c, ctx) => {
+  const problem = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+  if (c.NATS_USER !== undefined && c.NATS_PASSWORD === undefined) problem('NATS_PASSWORD', 'is required with SHARDFLOW_NATS_USER');
+  if (c.NATS_PASSWORD !== undefined && c.NATS_USER === undefined) problem('NATS_USER', 'is required with SHARDFLOW_NATS_PASSWORD');
+  const ways = (['NATS_USER', 'NATS_TOKEN', 'NATS_NKEY_FILE', 'NATS_CREDS_FILE'] as const).filter((k) => c[k] !== undefined);
+  if (ways.length > 1) problem(ways[1]!, `choose one way to authenticate, not ${ways.map((k) => ENV_PREFIX + k).join(' and ')}`);
+  if ((c.NATS_TLS_CERT === undefined) !== (c.NATS_TLS_KEY === undefined)) problem(c.NATS_TLS_CERT === undefined ? 'NATS_TLS_CERT' : 'NATS_TLS_KEY', 'SHARDFLOW_NATS_TLS_CERT and SHARDFLOW_NATS_TLS_KEY go together');
+  for (const k of ['NATS_NKEY_FILE', 'NATS_CREDS_FILE', 'NATS_TLS_CA', 'NATS_TLS_CERT', 'NATS_TLS_KEY'] as const) {
+    const file = c[k];
+    if (file !== undefined && !readable(file)) problem(k, `${JSON.stringify(file)} is not a readable file`);
+  }
 });
+
+function readable(file: string): boolean {
+  try {
+    accessSync(file, constants.R_OK);
+    return statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
 
 export type Config = z.infer<typeof configSchema>;
 

@@ -2,7 +2,8 @@
 // ShardflowError with a stable code, a domain (whose fault: the user's input or config, an external
 // system, or a bug of ours) and whether retrying can help.
 
-export type ErrorDomain = 'user' | 'external' | 'internal';
+/** `access`: NATS refused who we are or what we asked (a credential, a certificate, a permission). */
+export type ErrorDomain = 'user' | 'access' | 'external' | 'internal';
 
 interface ErrorCodeInfo {
   readonly domain: ErrorDomain;
@@ -41,6 +42,10 @@ export const ERROR_CODES = {
   CHECKPOINT_CORRUPT: { domain: 'internal', retryable: false, summary: 'a stored checkpoint is incomplete' },
   SINK_FAILED: { domain: 'external', retryable: true, summary: 'the sink is unavailable; the write is tried again' },
   SINK_REFUSED: { domain: 'external', retryable: false, summary: 'the sink refused the write for a reason retrying cannot fix (permissions, a table of another shape)' },
+  NATS_AUTH_FAILED: { domain: 'access', retryable: false, summary: 'NATS refused the credentials (or none were given and it requires some)' },
+  NATS_TLS_FAILED: { domain: 'access', retryable: false, summary: 'TLS with NATS failed: a certificate was refused or could not be verified, or one side requires TLS the other lacks' },
+  NATS_PERMISSION_DENIED: { domain: 'access', retryable: false, summary: "NATS refused a publish or subscribe that the credential's role does not allow" },
+  NATS_UNREACHABLE: { domain: 'external', retryable: true, summary: 'no NATS server answered at the configured URLs' },
   NATS_SERVER_MISSING: { domain: 'external', retryable: false, summary: 'nats-server is not installed' },
   NATS_SERVER_FAILED: { domain: 'external', retryable: true, summary: 'a nats-server started here exited, or it (or its cluster) was not ready in time; its log says why' },
   PROCESS_FAILED: { domain: 'internal', retryable: true, summary: 'a coordinator or worker of the local cluster exited at start, or the cluster did not come up in time; its log says why' },

@@ -25,6 +25,7 @@ export const metrics = {
   }),
   checkpointBytes: new Gauge({ name: 'shardflow_checkpoint_size_bytes', help: 'Size of the latest checkpoint snapshot', labelNames: partitionLabels, registers: [registry] }),
   partitionsOwned: new Gauge({ name: 'shardflow_partitions_owned', help: 'Partitions this worker runs', labelNames: ['job'] as const, registers: [registry] }),
+  heartbeatsRejected: new Counter({ name: 'shardflow_heartbeats_rejected_total', help: 'Worker heartbeats the coordinator ignored: malformed, under another worker\'s key, or with another partition count than the assignment', registers: [registry] }),
   isLeader: new Gauge({ name: 'shardflow_coordinator_is_leader', help: '1 while this coordinator leads', registers: [registry] }),
   leaderTerm: new Gauge({ name: 'shardflow_coordinator_term', help: 'Highest leadership term this coordinator has seen', registers: [registry] }),
   rebalances: new Counter({ name: 'shardflow_rebalances_total', help: 'Assignments published by this coordinator as leader', registers: [registry] }),

@@ -3,11 +3,12 @@
 // Read by `shardflow status`, the chaos monitor and anything else that watches the control plane;
 // `--json` prints this shape as it is (a stable shape scripts rely on).
 import { jetstreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { Config } from '../common/config.ts';
 import { ASSIGNMENT_KEY, COORDINATION_BUCKET } from '../common/names.ts';
 import { openBucket } from '../nats/topology.ts';
 import { readLeader, type AssignmentRecord, type CoordinatorHeartbeat, type WorkerHeartbeat } from './protocol.ts';
+import { connectNats, type NatsAccess } from '../nats/connect.ts';
 
 export interface ClusterStatus {
   leader: { id: string; term: number } | null;
@@ -46,8 +47,9 @@ export interface ClusterStorage {
   account: AccountStorage;
 }
 
-export async function readStatus(natsUrl: string, config: Config): Promise<ClusterStatus> {
-  const nc = await connect({ servers: natsUrl.split(','), name: `status-${process.pid}` });
+/** The status of the cluster at `nats` (a URL, or a URL with credentials). */
+export async function readStatus(nats: NatsAccess | string, config: Config): Promise<ClusterStatus> {
+  const nc = await connectNats(typeof nats === 'string' ? { servers: nats } : nats, { name: `status-${process.pid}` });
   try {
     return { ...(await statusOver(nc, config)), storage: await storageOver(nc) };
   } finally {

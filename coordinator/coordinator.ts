@@ -4,7 +4,8 @@
 // the size of every stream and bucket of the cluster as metrics. On SIGTERM a leader deletes its
 // record so the standby takes over at once.
 import type { KV, KvWatchEntry } from '@nats-io/kv';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { connectNats, type NatsAccess } from '../nats/connect.ts';
 import type { Logger } from '../common/logger.ts';
 import { metrics } from '../common/metrics.ts';
 import { ASSIGNMENT_KEY, COORDINATION_BUCKET, coordinatorKey, LEADER_KEY } from '../common/names.ts';
@@ -13,11 +14,15 @@ import { assignPartitions, movedPartitions, type JobSpec } from './assignment-st
 import { storageOver } from './cluster-status.ts';
 import { canAct, electionTick, initialElection, observeLeader, writeOutcome, type ElectionState, type ElectionTiming } from './election.ts';
 import { Membership } from './membership.ts';
-import type { AssignmentRecord, CoordinatorHeartbeat, LeaderRecord, WorkerHeartbeat } from './protocol.ts';
+import { parseWorkerHeartbeat, type AssignmentRecord, type CoordinatorHeartbeat, type LeaderRecord, type WorkerHeartbeat } from './protocol.ts';
+import { truncateForLog } from '../common/header-value.ts';
+import { RateLimitedLog } from '../common/rate-limited-log.ts';
 
 export interface CoordinatorOptions {
   id: string;
   natsUrl: string;
+  /** How to get into NATS (credentials, TLS); default: natsUrl without either. */
+  nats?: NatsAccess;
   replicas: number;
   /** ms without a worker heartbeat before the worker is declared dead. */
   workerTimeoutMs: number;
@@ -36,6 +41,7 @@ export class Coordinator {
   private election: ElectionState;
   private readonly timing: ElectionTiming;
   private readonly membership: Membership;
+  private readonly rejectedLog: RateLimitedLog;
   private assignment: AssignmentRecord | null = null;
   private assignmentRevision = 0;
   private readonly timer: ReturnType<typeof setInterval>;
@@ -54,13 +60,14 @@ export class Coordinator {
     // of being declared dead with the default lease.
     this.timing = { leaseMs: options.leaderLeaseMs, renewMs: Math.max(50, Math.floor(options.leaderLeaseMs / 10)) };
     this.membership = new Membership(options.workerTimeoutMs);
+    this.rejectedLog = new RateLimitedLog(options.log);
     this.timer = setInterval(() => void this.tick(), this.timing.renewMs);
     // Apart from tick(): listing streams must never delay the renewal of the lease.
     this.storageTimer = setInterval(() => void this.reportStorage(), STORAGE_METRICS_INTERVAL_MS);
   }
 
   static async start(options: CoordinatorOptions): Promise<Coordinator> {
-    const nc = await connect({ servers: options.natsUrl.split(','), name: options.id, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    const nc = await connectNats(options.nats ?? { servers: options.natsUrl }, { name: options.id, persistent: true });
     const kv = await openBucket(nc, COORDINATION_BUCKET, options.replicas);
     const c = new Coordinator(options, nc, kv);
     void c.watchWorkers();
@@ -99,13 +106,33 @@ export class Coordinator {
       if (this.stopped) break;
       const id = e.key.slice('workers.'.length);
       if (e.operation === 'PUT') {
-        const hb = e.json() as WorkerHeartbeat;
+        const hb = this.admitHeartbeat(id, e.value);
         // A record left by a worker that died long ago is not a heartbeat.
-        if (Date.now() - hb.at < this.options.workerTimeoutMs) this.membership.heartbeat(hb, Date.now());
+        if (hb && Date.now() - hb.at < this.options.workerTimeoutMs) this.membership.heartbeat(hb, Date.now());
       } else {
         this.membership.left(id);
       }
     }
+  }
+
+  /**
+   * A worker heartbeat the leader may act on, or undefined: a record that is malformed, stored under
+   * another worker's key, or that gives a job another partition count than the assignment in force
+   * (a job's partition count is fixed for its life; one forged record must not reshape it) is
+   * ignored, counted and logged (rate-limited).
+   */
+  private admitHeartbeat(keyId: string, value: Uint8Array): WorkerHeartbeat | undefined {
+    const parsed = parseWorkerHeartbeat(keyId, value);
+    let problem = 'problem' in parsed ? parsed.problem : undefined;
+    if ('heartbeat' in parsed) {
+      const owners = this.assignment?.owners ?? {};
+      const conflict = parsed.heartbeat.jobs.find((j) => owners[j.name] !== undefined && owners[j.name]!.length !== j.partitions);
+      if (conflict) problem = `it gives job ${conflict.name} ${conflict.partitions} partitions, the assignment ${owners[conflict.name]!.length}`;
+      else return parsed.heartbeat;
+    }
+    metrics.heartbeatsRejected.inc();
+    this.rejectedLog.warn({ key: truncateForLog(`workers.${keyId}`, 100), problem: truncateForLog(problem ?? '', 300) }, 'worker heartbeat ignored');
+    return undefined;
   }
 
   private async tick(): Promise<void> {

@@ -3,7 +3,8 @@
 // judged by the reader's own clock (when it saw a record change), never by comparing clocks.
 
 import type { KV } from '@nats-io/kv';
-import { LEADER_KEY } from '../common/names.ts';
+import { z } from 'zod';
+import { JOB_NAME_PATTERN, LEADER_KEY } from '../common/names.ts';
 
 /** `leader` — written by the leader (create or compare-and-set), read by coordinators, workers and
  *  `status`. The term grows by one at every change of leader. It is never deleted: a leader that
@@ -61,4 +62,35 @@ export interface CoordinatorHeartbeat {
   term: number;
   at: number;
   metricsPort: number;
+}
+
+/** The most partitions a job may have (jobs/define-job.ts refuses more). */
+const MAX_PARTITIONS = 1024;
+
+/** What a worker's heartbeat must look like to count: anyone able to write the key could write
+ *  anything, and the leader acts on it (membership, partition counts). Unknown fields are dropped. */
+const workerHeartbeatSchema = z.object({
+  id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+  at: z.number().finite(),
+  jobs: z.array(z.object({ name: z.string().regex(JOB_NAME_PATTERN), partitions: z.number().int().min(1).max(MAX_PARTITIONS) })).max(64),
+  owned: z.array(z.string().max(128)).max(MAX_PARTITIONS * 64),
+  lag: z.record(z.string().max(128), z.number().finite().min(0)),
+  metricsPort: z.number().int().min(0).max(65535),
+  full: z.boolean().optional(),
+  heapUsedBytes: z.number().finite().min(0).optional(),
+});
+
+/** The heartbeat stored under `workers.<keyId>`, or why it is not one. */
+export function parseWorkerHeartbeat(keyId: string, bytes: Uint8Array): { heartbeat: WorkerHeartbeat } | { problem: string } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return { problem: 'not JSON' };
+  }
+  const parsed = workerHeartbeatSchema.safeParse(raw);
+  if (!parsed.success) return { problem: parsed.error.issues.map((i) => `${i.path.join('.') || 'record'}: ${i.message}`).slice(0, 3).join('; ') };
+  if (parsed.data.id !== keyId) return { problem: `the record names worker ${JSON.stringify(parsed.data.id)} but is stored under workers.${keyId}` };
+  const heartbeat: WorkerHeartbeat = { ...parsed.data, lag: { ...parsed.data.lag } };
+  return { heartbeat };
 }

@@ -1,12 +1,12 @@
 // `shardflow compact`: the batch layer. Compacts a job's new raw input events into Parquet files of
 // the lake and prints what it wrote.
-import { connect } from '@nats-io/transport-node';
 import { join } from 'node:path';
 import { compactJob, type CompactionReport } from '../../batch/index.ts';
 import type { Config } from '../../common/config.ts';
 import type { Logger } from '../../common/logger.ts';
 import { loadJob } from '../../jobs/catalog.ts';
 import { progressBar, type Progress } from '../progress.ts';
+import { connectNats, natsAccess } from '../../nats/connect.ts';
 
 export const DEFAULT_ROWS_PER_FILE = 100_000;
 
@@ -33,7 +33,7 @@ export interface CompactOptions {
 export async function compactCommand(options: CompactOptions, config: Config, log: Logger): Promise<number> {
   const job = await loadJob(options.job);
   const root = options.out ?? join(config.DATA_DIR, 'lake');
-  const nc = await connect({ servers: config.NATS_URL.split(','), name: `compact-${process.pid}` });
+  const nc = await connectNats(natsAccess(config), { name: `compact-${process.pid}` });
   let bar: Progress | undefined;
   try {
     const began = performance.now();

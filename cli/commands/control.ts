@@ -1,9 +1,9 @@
 // `shardflow scale`, `kill` and `down`: requests to the running local cluster (`shardflow up`).
-import { connect } from '@nats-io/transport-node';
 import type { Config } from '../../common/config.ts';
-import { ShardflowError } from '../../common/errors.ts';
+import { isShardflowError, ShardflowError } from '../../common/errors.ts';
 import { LOCAL_CONTROL_SUBJECT } from '../../common/names.ts';
 import type { LocalControlReply, LocalControlRequest } from '../../cluster/local-control.ts';
+import { connectNats, natsAccess, permissionDenied, redactUrl } from '../../nats/connect.ts';
 
 export const SCALE_HELP = `Usage: shardflow scale --workers N
 
@@ -19,12 +19,15 @@ export const DOWN_HELP = `Usage: shardflow down
 Stops the running local cluster as Ctrl-C does: workers checkpoint and release first.`;
 
 export async function controlCommand(request: LocalControlRequest, config: Config): Promise<number> {
-  const nc = await connect({ servers: config.NATS_URL.split(','), name: `control-${process.pid}` }).catch((cause: unknown) => {
-    throw new ShardflowError('CONFIG_INVALID', `no local cluster answers at ${config.NATS_URL}: start one with \`npm start\` (or set SHARDFLOW_NATS_URL)`, { cause });
+  const nc = await connectNats(natsAccess(config), { name: `control-${process.pid}` }).catch((err: unknown) => {
+    if (!isShardflowError(err, 'NATS_UNREACHABLE')) throw err;
+    throw new ShardflowError('PROCESS_UNAVAILABLE', `no local cluster answers at ${redactUrl(config.NATS_URL)}: start one with \`npm start\` (or set SHARDFLOW_NATS_URL)`, { cause: err });
   });
   try {
     const m = await nc.request(LOCAL_CONTROL_SUBJECT, JSON.stringify(request), { timeout: 120_000 }).catch((cause: unknown) => {
-      throw new ShardflowError('CONFIG_INVALID', `no \`shardflow up\` answers on ${config.NATS_URL} (${(cause as Error).message}); these verbs drive the local cluster started by \`npm start\``, { cause });
+      const denied = permissionDenied(cause, natsAccess(config));
+      if (denied) throw denied;
+      throw new ShardflowError('PROCESS_UNAVAILABLE', `no \`shardflow up\` answers on ${redactUrl(config.NATS_URL)} (${(cause as Error).message}); these verbs drive the local cluster started by \`npm start\``, { cause });
     });
     const reply = m.json() as LocalControlReply;
     if (!reply.ok) throw new ShardflowError('CONFIG_INVALID', reply.error);

@@ -3,6 +3,7 @@ import { defaultProcessId, type Config } from '../../common/config.ts';
 import type { Logger } from '../../common/logger.ts';
 import { startMetricsServer } from '../../common/metrics-server.ts';
 import { Coordinator } from '../../coordinator/coordinator.ts';
+import { natsAccess } from '../../nats/connect.ts';
 
 export const COORDINATOR_HELP = `Usage: shardflow coordinator [--id ID]
 
@@ -15,10 +16,11 @@ Timing: SHARDFLOW_LEADER_LEASE_MS, SHARDFLOW_WORKER_TIMEOUT_MS, SHARDFLOW_HEARTB
 export async function coordinatorCommand(options: { id?: string }, config: Config, log: Logger): Promise<number> {
   const id = options.id ?? config.COORDINATOR_ID ?? defaultProcessId('coordinator');
   const clog = log.child({ coordinator: id });
-  const metricsServer = await startMetricsServer(config.METRICS_PORT);
+  const metricsServer = await startMetricsServer({ port: config.METRICS_PORT, host: config.METRICS_HOST, token: config.METRICS_TOKEN });
   const coordinator = await Coordinator.start({
     id,
     natsUrl: config.NATS_URL,
+    nats: natsAccess(config),
     replicas: config.REPLICAS,
     workerTimeoutMs: config.WORKER_TIMEOUT_MS,
     leaderLeaseMs: config.LEADER_LEASE_MS,

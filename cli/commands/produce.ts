@@ -1,6 +1,5 @@
 // `shardflow produce`: publishes a job's generated events (or an NDJSON file) to its partitions.
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
 import type { Config } from '../../common/config.ts';
 import type { Logger } from '../../common/logger.ts';
 import { JobProducer, produceLive } from '../../cluster/producer.ts';
@@ -12,6 +11,7 @@ import { ensureJobTopology } from '../../nats/topology.ts';
 import { loadJob } from '../../jobs/catalog.ts';
 import { loadRawEvents } from '../raw-events.ts';
 import { progressBar } from '../progress.ts';
+import { connectNats, natsAccess } from '../../nats/connect.ts';
 
 export const PRODUCE_HELP = `Usage: shardflow produce --job NAME [--events N] [--seed N] [--rate R] [--input FILE] [--start MS] [--live]
 
@@ -41,7 +41,7 @@ export async function produceCommand(options: ProduceOptions, config: Config, lo
   const job = await loadJob(options.job);
   if (options.live) return produceLiveCommand(job, options, config, log);
   const raws = loadRawEvents(job, options);
-  const nc = await connect({ servers: config.NATS_URL.split(','), name: `producer-${process.pid}` });
+  const nc = await connectNats(natsAccess(config), { name: `producer-${process.pid}` });
   try {
     await ensureJobTopology(nc, await jetstreamManager(nc), job.name, { replicas: config.REPLICAS });
     const producer = new JobProducer(nc, job, { producerId: options.id ?? `${job.name}-${options.seed}` });
@@ -70,8 +70,8 @@ export async function produceCommand(options: ProduceOptions, config: Config, lo
 async function produceLiveCommand(job: Job<unknown>, options: ProduceOptions, config: Config, log: Logger): Promise<number> {
   if (options.input) throw new ShardflowError('CONFIG_INVALID', '--live generates events; it cannot be combined with --input');
   const rate = options.rate > 0 ? options.rate : 200;
-  const metricsServer = await startMetricsServer(config.METRICS_PORT);
-  const nc = await connect({ servers: config.NATS_URL.split(','), name: `producer-${process.pid}` });
+  const metricsServer = await startMetricsServer({ port: config.METRICS_PORT, host: config.METRICS_HOST, token: config.METRICS_TOKEN });
+  const nc = await connectNats(natsAccess(config), { name: `producer-${process.pid}` });
   let stopping = false;
   const stop = () => (stopping = true);
   process.once('SIGTERM', stop);

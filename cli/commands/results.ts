@@ -1,7 +1,6 @@
 // `shardflow results`: a job's results, read back from wherever its sink writes them (the cluster's
 // KV bucket, PostgreSQL, JSON files), as NDJSON: one line per key and window with key, window_start,
 // window_end in epoch ms, the aggregates and the revision.
-import { connect } from '@nats-io/transport-node';
 import { sinkDefaults, type Config } from '../../common/config.ts';
 import { ShardflowError } from '../../common/errors.ts';
 import { resultsBucket } from '../../common/names.ts';
@@ -9,6 +8,7 @@ import { readFileResults, readKvResults, readPostgresResults, type ResultRow } f
 import { openBucket } from '../../nats/topology.ts';
 import { loadJob } from '../../jobs/catalog.ts';
 import { withSinkDefaults } from '../../common/sink-spec.ts';
+import { connectNats, natsAccess } from '../../nats/connect.ts';
 
 export const RESULTS_HELP = `Usage: shardflow results --job NAME
 
@@ -23,7 +23,7 @@ export async function resultsCommand(options: { job: string }, config: Config): 
   if (spec.type === 'postgres') rows = await readPostgresResults(spec.url!, spec.table, job.name);
   else if (spec.type === 'files') rows = await readFileResults(spec.dir!, job.name);
   else if (spec.type === 'kv') {
-    const nc = await connect({ servers: config.NATS_URL.split(','), name: `results-${process.pid}` });
+    const nc = await connectNats(natsAccess(config), { name: `results-${process.pid}` });
     try {
       rows = await readKvResults(await openBucket(nc, resultsBucket(job.name), config.REPLICAS));
     } finally {

@@ -11,6 +11,7 @@
 import type { Config } from '../../common/config.ts';
 import { formatDuration } from '../../common/duration.ts';
 import { readStatus, type ClusterStorage } from '../../coordinator/cluster-status.ts';
+import { natsAccess } from '../../nats/connect.ts';
 
 export const STATUS_HELP = `Usage: shardflow status [--json]
 
@@ -21,7 +22,7 @@ and max age, and the JetStream store (used, and reserved by the streams' limits)
 one JSON object (a stable shape for scripts).`;
 
 export async function statusCommand(options: { json: boolean }, config: Config): Promise<number> {
-  const s = await readStatus(config.NATS_URL, config);
+  const s = await readStatus(natsAccess(config), config);
   if (options.json) {
     process.stdout.write(JSON.stringify(s) + '\n');
     return 0;

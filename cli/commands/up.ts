@@ -18,13 +18,20 @@ resumes from the checkpoints. Logs of every process go to <SHARDFLOW_DATA_DIR>/l
   --workers N        worker processes (default 5)
   --coordinators N   coordinator processes (default 2: leader and standby)
   --job NAME         the job to run and feed (default station-sentiment)
-  --rate R           events per second the producer publishes (default 200; 0: none)`;
+  --rate R           events per second the producer publishes (default 200; 0: none)
+  --tls              mutual TLS between every process and NATS, with a local CA made for the cluster
+                     (in <SHARDFLOW_DATA_DIR>/auth/tls; needs openssl)
+
+Every client needs a credential: the nats-server takes only the cluster's users (one per role, made
+once in <SHARDFLOW_DATA_DIR>/auth/ and reused). \`shardflow\` commands run with the same data folder use
+the admin credential; producers source auth/producer.env.`;
 
 export interface UpOptions {
   workers: number;
   coordinators: number;
   job: string;
   rate: number;
+  tls?: boolean;
 }
 
 export async function upCommand(options: UpOptions, config: Config, log: Logger): Promise<number> {
@@ -45,15 +52,17 @@ export async function upCommand(options: UpOptions, config: Config, log: Logger)
     job,
     jobSpec: options.job,
     rate: options.rate,
+    tls: options.tls === true,
     log,
     env: childEnvironment(),
   });
-  const status = await readStatus(cluster.natsUrl, config).catch(() => undefined);
+  const credentials = cluster.publishCredentials();
+  const status = await readStatus(cluster.access('viewer'), config).catch(() => undefined);
   // The launcher's own /metrics (its producer), and the scrape targets of every process for Prometheus.
-  const metricsServer = await startMetricsServer(config.METRICS_PORT);
+  const metricsServer = await startMetricsServer({ port: config.METRICS_PORT, host: config.METRICS_HOST, token: config.METRICS_TOKEN });
   const targetsFile = join(config.DATA_DIR, 'prometheus', 'targets.json');
   const refreshTargets = () =>
-    readStatus(cluster.natsUrl, config)
+    readStatus(cluster.access('viewer'), config)
       .then((s) => writeTargetsFile(targetsFile, targetGroups(s, { id: 'up', metricsPort: metricsServer.port })))
       .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'prometheus targets not refreshed'));
   await refreshTargets();
@@ -61,12 +70,14 @@ export async function upCommand(options: UpOptions, config: Config, log: Logger)
   process.stdout.write(
     [
       'shardflow local cluster is up',
-      `  nats          ${cluster.natsUrl}  (store ${config.DATA_DIR}/nats)`,
+      `  nats          ${cluster.natsUrl}  (store ${config.DATA_DIR}/nats; ${options.tls ? 'mutual TLS, ' : ''}a credential per role)`,
       `  processes     ${cluster.processes().map((p) => `${p.id}:${p.pid}`).join(' ')}`,
       `  leader        ${status?.leader ? `${status.leader.id} (term ${status.leader.term})` : 'being elected'}`,
       `  job           ${job.name}, producer at ${options.rate} events/s`,
-      `  status        SHARDFLOW_NATS_URL=${cluster.natsUrl} npx shardflow status`,
-      `  results       SHARDFLOW_NATS_URL=${cluster.natsUrl} npx shardflow results --job ${job.name}`,
+      `  status        npx shardflow status   (commands run from this folder use the admin credential in ${credentials.adminEnv})`,
+      `  results       npx shardflow results --job ${job.name}`,
+      `  producers     need a credential: set -a; . ${credentials.producerEnv}; set +a   (user "producer" may publish events only,`,
+      `                to shardflow.ingest.${job.name} or a partition; a viewer's credential is in ${credentials.viewerEnv})`,
       `  metrics       every process's /metrics, listed for Prometheus in ${targetsFile}`,
       `                (prometheus --config.file=deploy/prometheus.yml; Grafana dashboard in deploy/grafana/)`,
       `  logs          ${cluster.logDir}/`,
@@ -76,7 +87,7 @@ export async function upCommand(options: UpOptions, config: Config, log: Logger)
     ].join('\n'),
   );
   const progress = setInterval(() => {
-    void readStatus(cluster.natsUrl, config)
+    void readStatus(cluster.access('viewer'), config)
       .then((s) => {
         const alive = s.workers.filter((w) => w.alive).length;
         const lag = s.partitions.reduce((n, p) => n + (p.lag ?? 0), 0);

@@ -6,6 +6,7 @@ import { startMetricsServer } from '../../common/metrics-server.ts';
 import { Worker } from '../../cluster/worker.ts';
 import { loadJob } from '../../jobs/catalog.ts';
 import { parsePartitions } from '../partition-spec.ts';
+import { natsAccess, redactUrl } from '../../nats/connect.ts';
 
 export const WORKER_HELP = `Usage: shardflow worker --job NAME|PATH [--job ...] [--partitions SPEC] [--id ID]
 
@@ -25,13 +26,14 @@ export async function workerCommand(options: { jobs: string[]; partitions?: stri
   const workerLog = log.child({ worker: id });
   const mode = options.partitions === undefined ? 'coordinated' : 'static';
   const assignments = mode === 'static' ? jobs.map((job) => [job.name, parsePartitions(options.partitions, job.partitions)] as const) : [];
-  const metricsServer = await startMetricsServer(config.METRICS_PORT);
+  const metricsServer = await startMetricsServer({ port: config.METRICS_PORT, host: config.METRICS_HOST, token: config.METRICS_TOKEN });
   const worker = await Worker.start({
     id,
     mode,
     heartbeatMs: config.HEARTBEAT_MS,
     metricsPort: metricsServer.port,
     natsUrl: config.NATS_URL,
+    nats: natsAccess(config),
     replicas: config.REPLICAS,
     jobs,
     checkpointIntervalMs: config.CHECKPOINT_INTERVAL_MS,
@@ -40,7 +42,7 @@ export async function workerCommand(options: { jobs: string[]; partitions?: stri
     log: workerLog,
   });
   for (const [job, partitions] of assignments) worker.assign(job, partitions);
-  workerLog.info({ mode, metricsPort: metricsServer.port, partitions: worker.owned.length, nats: config.NATS_URL }, 'worker ready');
+  workerLog.info({ mode, metricsPort: metricsServer.port, partitions: worker.owned.length, nats: redactUrl(config.NATS_URL) }, 'worker ready');
   const signal = await new Promise<string>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
