@@ -37,6 +37,24 @@ describe('the shardflow command', () => {
     expect(badEnv.stderr).toMatch(/unknown setting SHARDFLOW_LOGLEVEL; known: SHARDFLOW_LOG_LEVEL/);
   });
 
+  it('takes the NATS connection from flags over the environment, and checks it in one place', async () => {
+    const { freePort } = await import('../cluster/nats-server.ts');
+    const closed = await freePort();
+    const viaFlag = shardflow(['status', '--nats-url', `nats://127.0.0.1:${closed}`], { SHARDFLOW_NATS_URL: 'nats://127.0.0.1:1' });
+    expect(viaFlag.code).toBe(1);
+    expect(viaFlag.stderr).toMatch(new RegExp(`cannot reach NATS at nats://127.0.0.1:${closed} \\(SHARDFLOW_NATS_URL\\)`));
+    const half = shardflow(['status', '--nats-user=alice']);
+    expect(half.code).toBe(2);
+    expect(half.stderr).toMatch(/SHARDFLOW_NATS_PASSWORD: is required with SHARDFLOW_NATS_USER/);
+    const two = shardflow(['status'], { SHARDFLOW_NATS_TOKEN: 'abcdefgh', SHARDFLOW_NATS_USER: 'alice', SHARDFLOW_NATS_PASSWORD: 'pw-not-shown' });
+    expect(two.code).toBe(2);
+    expect(two.stderr).toMatch(/choose one way to authenticate/);
+    expect(two.stderr).not.toContain('pw-not-shown');
+    const missingFile = shardflow(['status', '--nats-creds-file', '/nonexistent/user.creds']);
+    expect(missingFile.code).toBe(2);
+    expect(missingFile.stderr).toMatch(/SHARDFLOW_NATS_CREDS_FILE: "\/nonexistent\/user.creds" is not a readable file/);
+  });
+
   it('exits 2 for a worker or coordinator --id that its environment variable would refuse, saying what an id may contain', () => {
     const rule = /an id is 1 to 64 letters, digits, "-" or "_"/;
     const worker = shardflow(['worker', '--job', 'station-sentiment', '--id', 'w.1']);

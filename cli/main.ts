@@ -37,20 +37,52 @@ Commands:
   chaos        break a fresh local cluster on a schedule and check the results are still exact
   jobs         list the jobs that ship with shardflow
 
-Run \`shardflow <command> --help\` for a command's options.
+Run \`shardflow <command> --help\` for a command's options. Every command also takes the connection
+flags --nats-url, --nats-user, --nats-password, --nats-token, --nats-nkey-file, --nats-creds-file,
+--nats-tls-ca, --nats-tls-cert, --nats-tls-key and --nats-tls, which override the SHARDFLOW_NATS_*
+settings below (keep secrets in the environment: flags show in \`ps\`).
 
 Environment:
 ${describeConfig()
   .map((c) => `  ${c.name.padEnd(34)} ${c.description}${c.default === undefined ? '' : ` (default ${JSON.stringify(c.default)})`}`)
   .join('\n')}`;
 
-async function main(argv: string[]): Promise<number> {
+/** Connection flags any command takes, each the same as its SHARDFLOW_NATS_* setting (which they
+ *  override); `--nats-tls` needs no value. */
+const CONNECTION_FLAGS = ['url', 'user', 'password', 'token', 'nkey-file', 'creds-file', 'tls-ca', 'tls-cert', 'tls-key', 'tls'] as const;
+
+/** argv without the connection flags, and the settings they give. */
+function connectionFlags(argv: readonly string[]): { rest: string[]; settings: Record<string, string> } {
+  const rest: string[] = [];
+  const settings: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const [flag, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const name = flag.startsWith('--nats-') ? flag.slice('--nats-'.length) : undefined;
+    if (name === undefined || !(CONNECTION_FLAGS as readonly string[]).includes(name)) {
+      rest.push(arg);
+      continue;
+    }
+    const setting = `SHARDFLOW_NATS_${name.toUpperCase().replace(/-/g, '_')}`;
+    if (name === 'tls' && inline === undefined) {
+      settings[setting] = 'true';
+      continue;
+    }
+    const value = inline ?? argv[++i];
+    if (value === undefined) throw usage(`${flag} needs a value`);
+    settings[setting] = value;
+  }
+  return { rest, settings };
+}
+
+async function main(args: string[]): Promise<number> {
+  const { rest: argv, settings } = connectionFlags(args);
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(HELP + '\n');
     return command === undefined ? 2 : 0;
   }
-  const config = withLocalAdmin(loadConfig());
+  const config = withLocalAdmin(loadConfig({ ...process.env, ...settings }));
   const role = command === 'worker' || command === 'coordinator' ? command : 'cli';
   const log = createLogger(role, config.LOG_LEVEL, role === 'cli' ? { command } : {});
   switch (command) {

@@ -11,7 +11,9 @@ import { ensureJobTopology } from '../../nats/topology.ts';
 import { loadJob } from '../../jobs/catalog.ts';
 import { loadRawEvents } from '../raw-events.ts';
 import { progressBar } from '../progress.ts';
-import { connectNats, natsAccess } from '../../nats/connect.ts';
+import { connectNats, natsAccess, permissionDenied } from '../../nats/connect.ts';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { inputStream } from '../../common/names.ts';
 
 export const PRODUCE_HELP = `Usage: shardflow produce --job NAME [--events N] [--seed N] [--rate R] [--input FILE] [--start MS] [--live]
 
@@ -43,7 +45,7 @@ export async function produceCommand(options: ProduceOptions, config: Config, lo
   const raws = loadRawEvents(job, options);
   const nc = await connectNats(natsAccess(config), { name: `producer-${process.pid}` });
   try {
-    await ensureJobTopology(nc, await jetstreamManager(nc), job.name, { replicas: config.REPLICAS });
+    await jobStreams(nc, job.name, config);
     const producer = new JobProducer(nc, job, { producerId: options.id ?? `${job.name}-${options.seed}` });
     const bar = progressBar(`produce ${job.name}`, raws.length);
     const began = performance.now();
@@ -77,7 +79,7 @@ async function produceLiveCommand(job: Job<unknown>, options: ProduceOptions, co
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   try {
-    await ensureJobTopology(nc, await jetstreamManager(nc), job.name, { replicas: config.REPLICAS });
+    await jobStreams(nc, job.name, config);
     const producer = new JobProducer(nc, job, { producerId: options.id ?? `${job.name}-live-${Date.now()}` });
     log.info({ job: job.name, rate, metricsPort: metricsServer.port }, 'producing live events until SIGTERM');
     const progress = setInterval(() => process.stdout.write(`[${new Date().toISOString().slice(11, 19)}] ${job.name}: ${producer.published} events published\n`), 10_000);
@@ -89,4 +91,16 @@ async function produceLiveCommand(job: Job<unknown>, options: ProduceOptions, co
     await metricsServer.close();
   }
   return 0;
+}
+
+/** The job's streams and buckets, created when missing. A producer's credential may not create them
+ *  (least privilege): then they must exist already, made by a worker or an admin. */
+async function jobStreams(nc: NatsConnection, job: string, config: Config): Promise<void> {
+  try {
+    await ensureJobTopology(nc, await jetstreamManager(nc), job, { replicas: config.REPLICAS });
+  } catch (err) {
+    if (!permissionDenied(err)) throw err;
+    const exists = await (await jetstreamManager(nc)).streams.info(inputStream(job)).then(() => true, () => false);
+    if (!exists) throw new ShardflowError('STREAM_MISSING', `job ${job} has no streams on this NATS yet, and this credential may not create them: start the cluster's workers first (they create them), or run once with an admin credential`, { cause: err });
+  }
 }
