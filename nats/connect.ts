@@ -114,6 +114,7 @@ export interface ConnectOptions {
 export async function connectNats(access: NatsAccess, options: ConnectOptions): Promise<NatsConnection> {
   const base = connectionOptions(access);
   try {
+    if (base.tls !== undefined) await checkTlsAccepted(base, options.name);
     return await connect({
       ...base,
       name: options.name,
@@ -122,6 +123,19 @@ export async function connectNats(access: NatsAccess, options: ConnectOptions): 
   } catch (err) {
     throw explainConnectFailure(err, access);
   }
+}
+
+/**
+ * Opens and closes one connection that does not reconnect, so that a server refusing the client's
+ * certificate is reported at once, with its reason. From the client's side a TLS 1.3 handshake is done
+ * before the server has checked the client certificate; the server then sends an alert (or resets) and
+ * closes. nats.js 3.4 does not end its first connect when the connection closes during it while it
+ * would reconnect: it waits out its whole timeout (20 s) and reports only "timeout". Without
+ * reconnecting it fails at once with the TLS alert or the reset.
+ */
+async function checkTlsAccepted(base: ConnectionOptions, name: string): Promise<void> {
+  const probe = await connect({ ...base, name: `${name} (TLS check)`, reconnect: false });
+  await probe.close();
 }
 
 /** The error a failed connect deserves: which setting to look at, with no secret in it. */
@@ -136,13 +150,23 @@ export function explainConnectFailure(err: unknown, access: NatsAccess): Shardfl
     const settings = access.tlsCert !== undefined ? 'SHARDFLOW_NATS_TLS_CA, SHARDFLOW_NATS_TLS_CERT / SHARDFLOW_NATS_TLS_KEY' : 'SHARDFLOW_NATS_TLS_CA (and SHARDFLOW_NATS_TLS_CERT / SHARDFLOW_NATS_TLS_KEY if the server requires client certificates)';
     return new ShardflowError('NATS_TLS_FAILED', `TLS with NATS at ${where} failed (${settings}): ${firstLine(text)}`, cause);
   }
-  // A server that requires a client certificate drops a client without one after the handshake, and
-  // nats.js reports only a timeout.
-  const usesTls = access.tls === true || access.tlsCa !== undefined;
+  // A server that refuses the client certificate (none, or one not signed by the CA it trusts) closes
+  // the connection after the handshake: the client sees a reset, or (when it would reconnect, see
+  // checkTlsAccepted) only a timeout.
+  const usesTls = access.tls === true || access.tlsCa !== undefined || access.tlsCert !== undefined;
+  if (usesTls && /ECONNRESET|EPIPE/.test(text)) {
+    return new ShardflowError('NATS_TLS_FAILED', `NATS at ${where} closed the connection after the TLS handshake: ${clientCertificateAdvice(access)}: ${firstLine(text)}`, cause);
+  }
   if (usesTls && access.tlsCert === undefined && /timeout/i.test(text)) {
-    return new ShardflowError('NATS_TLS_FAILED', `NATS at ${where} did not answer after the TLS handshake: it probably requires a client certificate (SHARDFLOW_NATS_TLS_CERT / SHARDFLOW_NATS_TLS_KEY)`, cause);
+    return new ShardflowError('NATS_TLS_FAILED', `NATS at ${where} did not answer after the TLS handshake: ${clientCertificateAdvice(access)}`, cause);
   }
   return new ShardflowError('NATS_UNREACHABLE', `cannot reach NATS at ${where} (SHARDFLOW_NATS_URL): ${firstLine(text)}`, cause);
+}
+
+function clientCertificateAdvice(access: NatsAccess): string {
+  return access.tlsCert === undefined
+    ? 'it probably requires a client certificate (SHARDFLOW_NATS_TLS_CERT / SHARDFLOW_NATS_TLS_KEY)'
+    : 'it probably refused the client certificate (SHARDFLOW_NATS_TLS_CERT / SHARDFLOW_NATS_TLS_KEY: is it signed by a CA the server trusts, and still valid?)';
 }
 
 function firstLine(text: string): string {
