@@ -1,7 +1,8 @@
 // Docker cannot run here, so docker-compose.yml, the Dockerfile and the Grafana files are checked for
 // what a `docker compose up` relies on: services and their wiring, ports, volumes, healthchecks,
 // provisioning paths, and dashboard panels bound to the provisioned datasource with valid PromQL; and
-// for its hardening: ports on loopback only, passwords and the metrics token required from `.env`.
+// for its hardening: ports on loopback only, passwords and the metrics token required from `.env`, a NATS
+// user per role. deploy/nats-config.test.ts runs the NATS configuration on real nats-servers.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { parse, stringify } from 'yaml';
 import { ROOT } from '../test/cluster-harness.ts';
 import { interpolateTree, MissingVariableError, variableReferences } from '../test/compose-interpolation.ts';
 import { loadConfig } from '../common/config.ts';
+import { deploymentUsers } from './nats/render.ts';
 
 interface Service {
   image?: string;
@@ -66,15 +68,21 @@ function serviceConfig(name: string) {
 }
 
 describe('docker-compose.yml', () => {
-  it('has a 3-node NATS JetStream cluster whose nodes route to each other and keep their store on a volume', () => {
+  it('has a 3-node NATS JetStream cluster whose nodes share deploy/nats/nats-server.conf, route to each other and keep their store on a volume', () => {
+    const natsConfig = readFileSync(join(ROOT, 'deploy', 'nats', 'nats-server.conf'), 'utf8');
     for (const n of ['nats1', 'nats2', 'nats3']) {
       const s = services[n]!;
       const args = s.command!.join(' ');
-      expect(args).toMatch(/--jetstream/);
+      // JetStream, its store and the monitoring port come from the file (deploy/nats-config.test.ts).
+      expect(args).toMatch(/^--config \/etc\/nats\/nats-server\.conf --name /);
       expect(args).toMatch(/--cluster_name shardflow/);
+      // A flag would open monitoring on every interface, past the file's loopback.
+      expect(args).not.toMatch(/--http_port|-m |--jetstream|--store_dir/);
       for (const other of ['nats1', 'nats2', 'nats3'].filter((o) => o !== n)) expect(args).toContain(`nats://${other}:6222`);
-      expect(s.volumes).toEqual([`${n}-data:/data`]);
-      expect(s.healthcheck!.test.join(' ')).toMatch(/healthz\?js-enabled-only=true/);
+      expect(s.volumes).toEqual(['./deploy/nats/nats-server.conf:/etc/nats/nats-server.conf:ro', `${n}-data:/data`]);
+      expect(natsConfig).toMatch(/^ {2}store_dir: "\/data"$/m);
+      expect(s.healthcheck!.test.join(' ')).toMatch(/127\.0\.0\.1:8222\/healthz\?js-enabled-only=true/);
+      expect(natsConfig).toMatch(/^http: "127\.0\.0\.1:8222"$/m);
     }
     // Clients reach the cluster on the project's default port, not the common 4222.
     expect(services.nats1!.ports).toEqual(['127.0.0.1:4322:4222']);
@@ -172,6 +180,23 @@ describe('docker-compose.yml hardening', () => {
     expect([url.protocol, url.host, url.username, url.password]).toEqual(['mongodb:', 'mongo:27017', env.MONGO_ROOT_USERNAME, env.MONGO_ROOT_PASSWORD]);
     expect(url.searchParams.get('authSource')).toBe('admin');
     for (const name of SHARDFLOW_SERVICES.filter((n) => n !== 'worker')) expect(JSON.stringify(services[name]!.environment), name).not.toContain(env.MONGO_ROOT_PASSWORD);
+  });
+
+  it('lets each shardflow service into NATS as the user of its role, with that password only', () => {
+    const roleOf: Record<string, string> = { 'coordinator-1': 'coordinator', 'coordinator-2': 'coordinator', worker: 'worker', producer: 'producer' };
+    expect(Object.keys(roleOf).sort()).toEqual([...SHARDFLOW_SERVICES].sort());
+    const users = deploymentUsers();
+    for (const [name, role] of Object.entries(roleOf)) {
+      const config = serviceConfig(name);
+      const user = users.find((u) => u.user === config.NATS_USER);
+      expect(user?.role, name).toBe(role);
+      expect(config.NATS_PASSWORD, name).toBe(env[user!.passwordVariable]);
+      for (const other of users.filter((u) => u.passwordVariable !== user!.passwordVariable)) expect(JSON.stringify(services[name]!.environment), `${name} holds ${other.passwordVariable}`).not.toContain(env[other.passwordVariable]);
+    }
+    // Every node gets every password the mounted configuration names, and nothing else.
+    const named = [...readFileSync(join(ROOT, 'deploy', 'nats', 'nats-server.conf'), 'utf8').matchAll(/^\s*password: \$([A-Z0-9_]+)$/gm)].map((m) => m[1]!);
+    expect(named.sort()).toEqual(users.map((u) => u.passwordVariable).sort());
+    for (const n of ['nats1', 'nats2', 'nats3']) expect(services[n]!.environment, n).toEqual(Object.fromEntries(named.map((v) => [v, env[v]])));
   });
 
   it('keeps Grafana behind a login whose admin password comes from .env', () => {

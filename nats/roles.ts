@@ -14,6 +14,7 @@
 //
 // Everyone may subscribe to `_INBOX.>`, where replies come back (the NATS convention for request
 // and reply; JetStream's answers and pull deliveries arrive there).
+import { ShardflowError } from '../common/errors.ts';
 import {
   CHECKPOINTS_BUCKET,
   COORDINATION_BUCKET,
@@ -131,12 +132,59 @@ export interface RoleUser {
   readonly workerId?: string;
 }
 
+/**
+ * A user whose password the configuration names instead of holding: nats-server replaces an unquoted
+ * `$NAME` with the environment variable NAME when it loads the file (and refuses to start while it is
+ * unset), so a configuration of such users holds no secret and can be committed.
+ */
+export interface RoleUserFromEnvironment extends Omit<RoleUser, 'password'> {
+  /** The environment variable that holds the password. */
+  readonly passwordVariable: string;
+}
+
+export interface AuthorizationOptions {
+  /** `line` (the default): a user per line, for a file only nats-server reads. `block`: a setting and a
+   *  subject per line, for a file people review and diff. */
+  readonly layout?: 'line' | 'block';
+}
+
+/** What nats-server reads as a variable reference: anything else after `$` would be cut short or refused. */
+const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+function passwordValue(u: RoleUser | RoleUserFromEnvironment): string {
+  if (!('passwordVariable' in u)) return JSON.stringify(u.password);
+  if (!VARIABLE_NAME.test(u.passwordVariable)) {
+    throw new ShardflowError('CONFIG_INVALID', `the password variable of NATS user ${u.user}, ${JSON.stringify(u.passwordVariable)}, is not a variable name: use letters, digits and "_", not starting with a digit`);
+  }
+  // Unquoted: in quotes nats-server would take `$NAME` as the password itself.
+  return `$${u.passwordVariable}`;
+}
+
 /** The `authorization` block of a nats-server configuration for these users. */
-export function authorizationBlock(users: readonly RoleUser[], jobs: JobScope): string {
-  const list = (subjects: readonly string[]) => `[${subjects.map((s) => JSON.stringify(s)).join(', ')}]`;
+export function authorizationBlock(users: readonly (RoleUser | RoleUserFromEnvironment)[], jobs: JobScope, options: AuthorizationOptions = {}): string {
+  const quoted = (subjects: readonly string[]) => subjects.map((s) => JSON.stringify(s));
+  if (options.layout === 'block') {
+    const allow = (subjects: readonly string[]) => ['allow: [', ...quoted(subjects).map((s) => `  ${s}`), ']'];
+    const blocks = users.map((u) => {
+      const p = rolePermissions(u.role, jobs, u.workerId);
+      const lines = [
+        '{',
+        `  user: ${JSON.stringify(u.user)}`,
+        `  password: ${passwordValue(u)}`,
+        '  permissions: {',
+        ...['publish: {', ...allow(p.publish).map((l) => `  ${l}`), '}'].map((l) => `    ${l}`),
+        ...['subscribe: {', ...allow(p.subscribe).map((l) => `  ${l}`), '}'].map((l) => `    ${l}`),
+        '  }',
+        '}',
+      ];
+      return lines.map((l) => `    ${l}`).join('\n');
+    });
+    return `authorization {\n  users: [\n${blocks.join('\n')}\n  ]\n}`;
+  }
+  const list = (subjects: readonly string[]) => `[${quoted(subjects).join(', ')}]`;
   const lines = users.map((u) => {
     const p = rolePermissions(u.role, jobs, u.workerId);
-    return `    { user: ${JSON.stringify(u.user)}, password: ${JSON.stringify(u.password)}, permissions: { publish: { allow: ${list(p.publish)} }, subscribe: { allow: ${list(p.subscribe)} } } }`;
+    return `    { user: ${JSON.stringify(u.user)}, password: ${passwordValue(u)}, permissions: { publish: { allow: ${list(p.publish)} }, subscribe: { allow: ${list(p.subscribe)} } } }`;
   });
   return `authorization {\n  users: [\n${lines.join('\n')}\n  ]\n}`;
 }
