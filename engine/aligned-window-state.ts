@@ -68,7 +68,7 @@ export class AlignedWindowState<V> implements WindowState<V> {
     const budget = this.budget;
     let accs = pane.entries.get(key);
     if (accs === undefined) {
-      const refused = budget.admitEntry(key);
+      const refused = budget.claimEntry(key);
       if (refused) {
         if (pane.entries.size === 0) this.dropEmptyPane(pane);
         return refused;
@@ -76,7 +76,6 @@ export class AlignedWindowState<V> implements WindowState<V> {
       accs = this.aggs.create();
       pane.entries.set(key, accs);
       this.entries++;
-      budget.entryAdded(key);
     } else if (budget.tight && this.aggs.wouldGrow(accs, value)) {
       return budget.bytesRefusal();
     }

@@ -62,11 +62,28 @@ export class StateBudget {
 
   /** Undefined when a new entry of `key` fits, else why not. */
   admitEntry(key: string): StateLimitRefusal | undefined {
+    return this.check(key, this.keyEntries.get(key));
+  }
+
+  /** admitEntry and entryAdded in one: the entry is counted when it fits (one lookup of the key, on
+   *  the path every new (key, pane) entry takes). */
+  claimEntry(key: string): StateLimitRefusal | undefined {
+    const n = this.keyEntries.get(key);
+    const refused = this.check(key, n);
+    if (refused) return refused;
+    if (n === undefined) this.keyBytes += key.length * 2;
+    this.keyEntries.set(key, (n ?? 0) + 1);
+    this.entryCount++;
+    return undefined;
+  }
+
+  /** Why a new entry of `key`, which already has `entries` of them, does not fit. */
+  private check(key: string, entries: number | undefined): StateLimitRefusal | undefined {
     const { maxKeys, maxOpenWindows, maxStateBytes } = this.limits;
     if (this.entryCount >= maxOpenWindows) {
       return refuse(`the partition holds ${this.entryCount} open windows, its limit (limits.maxOpenWindows (${maxOpenWindows})); the event would open another`);
     }
-    const newKey = !this.keyEntries.has(key);
+    const newKey = entries === undefined;
     if (newKey && this.keyEntries.size >= maxKeys) {
       return refuse(`the partition holds state for ${this.keyEntries.size} keys, its limit (limits.maxKeys (${maxKeys})); the event's key is a new one`);
     }
