@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { deadLetterStream, partitionId, partitionSubject, resultsBucket } from '../common/names.ts';
 import { readInputLog, readStream, startTestNats, waitFor, WorkerProcess, type TestNats } from '../test/cluster-harness.ts';
 import { readKvResults } from './sinks/kv-sink.ts';
+import { partitionOf } from '../common/partition.ts';
 import { ensureJobTopology } from '../nats/topology.ts';
 
 let nats: TestNats | undefined;
@@ -32,6 +33,12 @@ describe('a worker fed bad input', () => {
       [JSON.stringify({ k: '', v: 1, t }), 'schema-violation'],
       [JSON.stringify({ k: 'a', v: 1, t, pad: 'x'.repeat(2 * 1024 * 1024) }), 'oversized'],
     ];
+    // A key of each partition, as producers place keys.
+    const keyOf = (p: number) => {
+      let j = 0;
+      while (partitionOf(`key-${p}-${j}`, 8) !== p) j++;
+      return `key-${p}-${j}`;
+    };
     const published = new Map<number, string>();
     let good = 0;
     for (let i = 0; i < 300; i++) {
@@ -41,10 +48,13 @@ describe('a worker fed bad input', () => {
         const ack = await js.publish(partitionSubject(partitionId('counting', p)), raw);
         published.set(ack.seq, reason);
       } else {
-        await js.publish(partitionSubject(partitionId('counting', p)), JSON.stringify({ k: `key-${p}`, v: i, t: t + i }));
+        await js.publish(partitionSubject(partitionId('counting', p)), JSON.stringify({ k: keyOf(p), v: i, t: t + i }));
         good++;
       }
     }
+    // A good event, but published to a partition its key does not belong to.
+    const misplaced = await js.publish(partitionSubject(partitionId('counting', 0)), JSON.stringify({ k: keyOf(1), v: 1, t }));
+    published.set(misplaced.seq, 'wrong-partition');
     worker = new WorkerProcess('w-bad', ['--job', 'test/fixtures/counting-job.ts', '--partitions', 'all'], { SHARDFLOW_NATS_URL: nats.url });
     await worker.start();
 

@@ -21,6 +21,7 @@ import kvJob from '../test/fixtures/hostile-kv-job.ts';
 import pgJob from '../test/fixtures/hostile-pg-job.ts';
 import { readKvResults } from './sinks/kv-sink.ts';
 import { readPostgresResults } from './sinks/postgres-sink.ts';
+import { partitionOf } from '../common/partition.ts';
 
 const TAGS = ['a', 'b', 'a\u0000b', 'x\r\ny'];
 const enc = new TextEncoder();
@@ -70,6 +71,8 @@ interface Hostile {
   headers?: Record<string, string>;
   /** Dead letters it gives: the event's place in the message, and the reason. */
   expect: [number, string][];
+  /** The key of the good events it holds: published to that key's partition, where they belong. */
+  ownerKey?: string;
 }
 
 function corpus(n: number, t: number): Hostile[] {
@@ -99,7 +102,7 @@ function corpus(n: number, t: number): Hostile[] {
     one('invalid UTF-8', new Uint8Array([0x7b, 0xff, 0xfe, n % 256, 0x7d]), 'malformed-json'),
     { what: 'a forged watermark marker on an event subject', bytes: new Uint8Array(0), headers: { [HEADERS.watermark]: String(t + 3_600_000), 'Nats-Msg-Id': `forged-${n}` }, expect: [[0, 'malformed-json']] },
     { what: 'a batch that is not one', bytes: enc.encode(`garbage-${n}`), batch: true, expect: [[0, 'malformed-batch']] },
-    { what: 'a poison event inside a batch of good ones', bytes: packEvents([good1, poison, good2]), batch: true, expect: [[1, 'malformed-json']] },
+    { what: 'a poison event inside a batch of good ones', bytes: packEvents([good1, poison, good2]), batch: true, expect: [[1, 'malformed-json']], ownerKey: `batch-good-${n}` },
   ];
 }
 
@@ -145,7 +148,7 @@ describe('a cluster fed hostile input', () => {
         // subject) to the ingest subject too.
         if (i % 40 === 20 && h < hostile.length) {
           const m = hostile[h++]!;
-          const p = partitionId(job.name, h % HOSTILE.partitions);
+          const p = partitionId(job.name, m.ownerKey === undefined ? h % HOSTILE.partitions : partitionOf(m.ownerKey, HOSTILE.partitions));
           const hdrs = m.headers ? natsHeaders() : undefined;
           for (const [k, v] of Object.entries(m.headers ?? {})) hdrs!.set(k, v);
           const ack = await js.publish(partitionSubject(p, m.batch ? 'batch' : 'event'), m.bytes, hdrs ? { headers: hdrs } : undefined);

@@ -5,6 +5,19 @@ const encoder = new TextEncoder();
 
 export function fnv1a32(text: string): number {
   let hash = 0x811c9dc5;
+  // ASCII keys (the usual ones) are their own UTF-8 bytes: no encoding, no allocation per event.
+  let ascii = true;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x80) {
+      ascii = false;
+      break;
+    }
+    hash ^= c;
+    hash = Math.imul(hash, 0x01000193);
+  }
+  if (ascii) return hash >>> 0;
+  hash = 0x811c9dc5;
   const bytes = encoder.encode(text);
   for (let i = 0; i < bytes.length; i++) {
     hash ^= bytes[i]!;

@@ -22,6 +22,8 @@ export type DeadLetterReason =
   | 'malformed-batch'
   /** The partition's window state is at one of its limits (keys, open windows, bytes). */
   | 'state-limit'
+  /** The event's key belongs to another partition than the one it was published to. */
+  | 'wrong-partition'
   /** One of the job's aggregate functions threw on the event. */
   | 'aggregate-failed'
   /** The sink refused a result row for something in the row itself (too long, a character it cannot
@@ -39,6 +41,7 @@ export const DEAD_LETTER_REASONS: readonly DeadLetterReason[] = [
   'invalid-key',
   'key-too-long',
   'state-limit',
+  'wrong-partition',
   'aggregate-failed',
   'sink-rejected',
 ];

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { packEvents } from '../common/event-batch.ts';
 import { partitionId } from '../common/names.ts';
+import { partitionOf } from '../common/partition.ts';
 import { count, countBy, sum } from '../engine/aggregates/index.ts';
 import { tumbling } from '../engine/assigners/tumbling.ts';
 import { defineJob } from '../jobs/define-job.ts';
@@ -18,17 +19,18 @@ import { PartitionTask } from './partition-task.ts';
 const T0 = Date.UTC(2026, 0, 1);
 const BOUND = 100;
 const LATENESS = 300;
-const job = defineJob({
+const definition = {
   name: 'task-test',
   source: { partitions: 1 },
   schema: z.strictObject({ k: z.string().min(1), v: z.number().int(), t: z.number() }),
-  key: 'k',
-  eventTime: 't',
+  key: 'k' as const,
+  eventTime: 't' as const,
   window: tumbling(1_000),
   watermark: { maxOutOfOrderness: BOUND, idleTimeout: 500 },
   allowedLateness: LATENESS,
   aggregates: { count: count(), sum: sum('v') },
-});
+};
+const job = defineJob(definition);
 const ID = partitionId(job.name, 0);
 const OPTIONS = { checkpointIntervalMs: 1_000, checkpointEveryMessages: 7 };
 const enc = new TextEncoder();
@@ -204,6 +206,20 @@ describe('the partition task', () => {
     expect(markers(T0 + 6_000, true)).toEqual([]);
     task.idleMarkerNotWritten();
     expect(markers(T0 + 7_000, true)).toHaveLength(1);
+  });
+
+  it('dead-letters an event published to a partition its key does not belong to, and counts the others', () => {
+    const four = defineJob({ ...definition, name: 'task-test-4', source: { partitions: 4 } });
+    const keys = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'é-ü'];
+    const own = keys.filter((k) => partitionOf(k, 4) === 2);
+    expect(own.length).toBeGreaterThan(0);
+    const task = new PartitionTask(four, partitionId(four.name, 2), OPTIONS, { seq: 0, snapshot: null }, 0);
+    const events = keys.map((k) => enc.encode(JSON.stringify({ k, v: 1, t: T0 })));
+    const { effects, counts } = task.step([{ kind: 'events', seq: 1, ingestTime: T0, data: packEvents(events), batch: true }], 0);
+    const dead = effects.flatMap((e) => (e.type === 'dead-letter' ? [e] : []));
+    expect(dead.map((e) => e.reason)).toEqual(keys.filter((k) => !own.includes(k)).map(() => 'wrong-partition'));
+    expect(dead[0]!.message).toMatch(/belongs to partition \d of 4, not to 2/);
+    expect(counts.processed).toBe(own.length);
   });
 });
 

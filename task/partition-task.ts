@@ -10,6 +10,7 @@ import type { EngineRecord } from '../engine/records.ts';
 import { WindowOperator } from '../engine/window-operator.ts';
 import type { Job } from '../jobs/define-job.ts';
 import { decodeEvent } from '../jobs/event-decoder.ts';
+import { partitionOf } from '../common/partition.ts';
 import { CheckpointSchedule } from './checkpoint-schedule.ts';
 import type { CheckpointEffect, Effect, EventPosition, InputRecord, SinkWrite } from './effects.ts';
 import { IdleDetector } from './idle-detector.ts';
@@ -183,6 +184,14 @@ export class PartitionTask<E> {
     const decoded = decodeEvent(this.job, data, ingestTime);
     if (!decoded.ok) {
       this.deadLetter(decoded.reason, decoded.message, data);
+      return;
+    }
+    // A key belongs to one partition: an event of another partition's key (a producer that computes
+    // partitions differently, with another partition count for instance) would make two partitions
+    // write the same result rows.
+    const owner = partitionOf(decoded.key, this.job.partitions);
+    if (owner !== this.partition.index) {
+      this.deadLetter('wrong-partition', `the key belongs to partition ${owner} of ${this.job.partitions}, not to ${this.partition.index}: its producer places keys differently (another partition count?)`, data);
       return;
     }
     this.eventDiverted = false;
