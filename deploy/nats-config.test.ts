@@ -21,7 +21,7 @@ import { jobNames } from '../jobs/catalog.ts';
 import { stationSentiment } from '../jobs/examples/station-sentiment.ts';
 import { authorizationBlock, ROLES } from '../nats/roles.ts';
 import { ensureJobTopology } from '../nats/topology.ts';
-import { ROOT, ShardflowProcess, waitFor, WorkerProcess } from '../test/cluster-harness.ts';
+import { refusal, ROOT, ShardflowProcess, waitFor, WorkerProcess } from '../test/cluster-harness.ts';
 import { interpolateTree } from '../test/compose-interpolation.ts';
 import { CONFIG_FILE, deploymentUsers, passwordVariable, renderNatsServerConfig } from './nats/render.ts';
 
@@ -161,16 +161,6 @@ describe('a 3-node cluster started as docker-compose.yml starts it, on deploy/na
     const nc = await connect({ servers: urls, user, pass: password, reconnect: false, timeout: 5_000 });
     open.push(nc);
     return nc;
-  }
-
-  /** The reason NATS gave for refusing `attempt`, which must fail. */
-  async function refusal(attempt: () => Promise<unknown>): Promise<string> {
-    const outcome = await attempt().then(
-      () => 'accepted',
-      (err: unknown) => String((err as Error).message),
-    );
-    expect(outcome).not.toBe('accepted');
-    return outcome;
   }
 
   beforeAll(async () => {

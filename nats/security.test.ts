@@ -27,7 +27,7 @@ import {
   workerKey,
 } from '../common/names.ts';
 import type { AssignmentRecord } from '../coordinator/protocol.ts';
-import { ROOT, ShardflowProcess, waitFor, WorkerProcess } from '../test/cluster-harness.ts';
+import { refusal, ROOT, ShardflowProcess, waitFor, WorkerProcess } from '../test/cluster-harness.ts';
 import { COUNTING_MODULE, countingEvents, expectExactResults, publishAll } from '../test/counting-run.ts';
 import countingJob, { COUNTING } from '../test/fixtures/counting-job.ts';
 import { accessEnvironment, connectNats, type NatsAccess } from './connect.ts';
@@ -59,16 +59,6 @@ async function connectAs(role: Role, workerId?: string): Promise<NatsConnection>
   const nc = await connectNats(access(role, workerId), { name: `test-${role}` });
   open.push(nc);
   return nc;
-}
-
-/** The reason NATS gave for refusing `attempt`, which must fail. */
-async function refusal(attempt: () => Promise<unknown>): Promise<string> {
-  const outcome = await attempt().then(
-    () => 'accepted',
-    (err: unknown) => String((err as Error).message),
-  );
-  expect(outcome).not.toBe('accepted');
-  return outcome;
 }
 
 beforeAll(async () => {

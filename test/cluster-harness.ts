@@ -204,3 +204,13 @@ export async function waitFor(condition: () => boolean | Promise<boolean>, timeo
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
+
+/** The reason given for refusing `attempt` (NATS: a permissions violation), which must fail. */
+export async function refusal(attempt: () => Promise<unknown>): Promise<string> {
+  const outcome = await attempt().then(
+    () => 'accepted',
+    (err: unknown) => String((err as Error).message),
+  );
+  if (outcome === 'accepted') throw new Error('expected a refusal, but it was accepted');
+  return outcome;
+}
