@@ -110,7 +110,11 @@ export class NatsServerProcess {
     const deadline = Date.now() + NATS_START_TIMEOUT_MS;
     while (!(await acceptsConnections(port))) {
       if (child.exitCode !== null) throw new ShardflowError('NATS_SERVER_FAILED', `nats-server exited at start with code ${child.exitCode}; see ${join(dir, 'nats-server.log')} (port ${port} taken?)`);
-      if (Date.now() > deadline) throw new ShardflowError('NATS_SERVER_FAILED', `nats-server did not accept connections on port ${port} within ${NATS_START_TIMEOUT_MS / 1000} s; see ${join(dir, 'nats-server.log')}`);
+      if (Date.now() > deadline) {
+        // Nobody will stop a server whose start failed: stop it here rather than leave it running.
+        child.kill('SIGKILL');
+        throw new ShardflowError('NATS_SERVER_FAILED', `nats-server did not accept connections on port ${port} within ${NATS_START_TIMEOUT_MS / 1000} s; see ${join(dir, 'nats-server.log')}`);
+      }
       await sleep(50);
     }
   }

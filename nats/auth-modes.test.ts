@@ -246,8 +246,12 @@ describe('nkey seed file', () => {
     await expectRefused({ servers: nkeyServer.url }, 'NATS_AUTH_FAILED', NO_CREDENTIAL, seeds());
   });
 
-  it('names the setting of a seed file that is missing', async () => {
+  it('names the setting of a seed file that is missing, or that holds no seed', async () => {
     await expectRefused({ servers: nkeyServer.url, nkeyFile: join(dir, 'keys', 'missing.nk') }, 'CONFIG_INVALID', 'SHARDFLOW_NATS_NKEY_FILE', []);
+    const notSeed = writeSecret(join(dir, 'keys', 'not-a-seed.nk'), 'UAAAAAthis-is-a-public-key-not-a-seed');
+    await expectRefused({ servers: nkeyServer.url, nkeyFile: notSeed }, 'CONFIG_INVALID', 'SHARDFLOW_NATS_NKEY_FILE', []);
+    const notCreds = writeSecret(join(dir, 'keys', 'not.creds'), 'user: alice\npassword: nope\n');
+    await expectRefused({ servers: nkeyServer.url, credsFile: notCreds }, 'CONFIG_INVALID', 'SHARDFLOW_NATS_CREDS_FILE', ['nope']);
   });
 });
 

@@ -89,9 +89,16 @@ export function connectionOptions(access: NatsAccess): ConnectionOptions {
     options.token = access.token;
   } else if (access.nkeyFile !== undefined) {
     const seed = new TextDecoder().decode(read(access.nkeyFile, 'SHARDFLOW_NATS_NKEY_FILE')).trim();
+    // A file of another kind is the user's mistake, not the server's refusal: say so before connecting.
+    if (!/^S[A-Z][A-Z2-7]{56}$/.test(seed)) throw new ShardflowError('CONFIG_INVALID', `SHARDFLOW_NATS_NKEY_FILE: ${JSON.stringify(access.nkeyFile)} does not hold an nkey seed (one line of 58 characters starting with S)`);
     options.authenticator = nkeyAuthenticator(new TextEncoder().encode(seed));
   } else if (access.credsFile !== undefined) {
-    options.authenticator = credsAuthenticator(read(access.credsFile, 'SHARDFLOW_NATS_CREDS_FILE'));
+    const creds = read(access.credsFile, 'SHARDFLOW_NATS_CREDS_FILE');
+    const text = new TextDecoder().decode(creds);
+    if (!/-----BEGIN NATS USER JWT-----/.test(text) || !/-----BEGIN USER NKEY SEED-----/.test(text)) {
+      throw new ShardflowError('CONFIG_INVALID', `SHARDFLOW_NATS_CREDS_FILE: ${JSON.stringify(access.credsFile)} is not a NATS creds file (a user JWT and its seed, as nsc writes it)`);
+    }
+    options.authenticator = credsAuthenticator(creds);
   }
   if (access.tls || access.tlsCa !== undefined || access.tlsCert !== undefined) {
     options.tls = {
