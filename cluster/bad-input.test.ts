@@ -97,7 +97,9 @@ describe('the ingest subject', () => {
     await nats.nc.flush();
     worker = new WorkerProcess('w-route', ['--job', 'test/fixtures/counting-job.ts', '--partitions', 'all'], { SHARDFLOW_NATS_URL: nats.url });
     await worker.start();
-    await new Promise((r) => setTimeout(r, 150));
+    // kill -9 while the routing is under way: once some of the events reached their partitions.
+    const jsmRoute = await jetstreamManager(nats.nc);
+    await waitFor(async () => (await jsmRoute.streams.info(inputStream('counting'))).state.messages > 0, 30_000, 'routing under way');
     await worker.kill();
     await worker.start();
 
