@@ -3,7 +3,6 @@
 // the sink, the late side output and the dead-letter stream are checked against the oracle computed
 // from the input log. The same seed gives the same schedule, victims and input values.
 import { mkdirSync } from 'node:fs';
-import { jetstream } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { readStreamRange, streamBounds } from '../batch/stream-range.ts';

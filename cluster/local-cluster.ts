@@ -11,9 +11,9 @@ import { connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { createStream } from 'rotating-file-stream';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { jetstreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { COORDINATION_BUCKET, coordinatorKey, inputStream, LOCAL_CONTROL_SUBJECT, workerKey } from '../common/names.ts';
 import { readLeader } from '../coordinator/protocol.ts';
 import type { LocalControlReply, LocalControlRequest } from './local-control.ts';
@@ -21,7 +21,7 @@ import { loadConfig } from '../common/config.ts';
 import { ShardflowError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { seededRandom } from '../common/random.ts';
-import { HISTORY_MS, JETSTREAM_READY_TIMEOUT_MS, NATS_RECONNECT_WAIT_MS, PROCESS_START_TIMEOUT_MS, PROCESS_STOP_GRACE_MS, RESTART_AFTER_MS } from '../common/timing.ts';
+import { HISTORY_MS, JETSTREAM_READY_TIMEOUT_MS, PROCESS_START_TIMEOUT_MS, PROCESS_STOP_GRACE_MS, RESTART_AFTER_MS } from '../common/timing.ts';
 import type { Job } from '../jobs/define-job.ts';
 import { NatsServerProcess, findNatsServerBinary, natsClusterNodes } from './nats-server.ts';
 import { JobProducer, produceHistory, produceLive } from './producer.ts';
@@ -184,7 +184,6 @@ export class LocalCluster {
   private producing: Promise<void> | undefined;
   private stopProducing = false;
   private kv: KV | undefined;
-  private since = 0;
   private stopping = false;
   private readonly restarts = new Set<Promise<void>>();
   /** Where a log that fails to be written is reported (the launcher's own log). */

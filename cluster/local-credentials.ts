@@ -102,8 +102,7 @@ export class LocalCredentials {
     const user = role === 'worker' ? workerUser(workerId ?? '') : role;
     const password = this.stored.passwords[user];
     if (password === undefined) throw new ShardflowError('CONFIG_INVALID', `the local cluster has no user ${user} (at most ${MAX_LOCAL_WORKERS} workers)`);
-    const tls = this.stored.tls;
-    return { servers, user, password, ...(tls ? { tlsCa: tls.ca, tlsCert: tls.cert, tlsKey: tls.key, tls: true } : {}) };
+    return accessOf(this.stored, servers, user, password);
   }
 
   /** TLS files the cluster uses from now on (undefined: plain TCP). */
@@ -146,8 +145,13 @@ export function localAdminAccess(dataDir: string, servers: string): NatsAccess |
     return undefined;
   }
   if (stored.url !== servers || stored.passwords.admin === undefined) return undefined;
+  return accessOf(stored, servers, 'admin', stored.passwords.admin);
+}
+
+/** A user's access to the cluster, with its TLS files when it runs with TLS. */
+function accessOf(stored: Stored, servers: string, user: string, password: string): NatsAccess {
   const tls = stored.tls;
-  return { servers, user: 'admin', password: stored.passwords.admin, ...(tls ? { tlsCa: tls.ca, tlsCert: tls.cert, tlsKey: tls.key, tls: true } : {}) };
+  return { servers, user, password, ...(tls ? { tlsCa: tls.ca, tlsCert: tls.cert, tlsKey: tls.key, tls: true } : {}) };
 }
 
 type AccessSettings = Pick<Config, 'DATA_DIR' | 'NATS_URL' | 'NATS_USER' | 'NATS_PASSWORD' | 'NATS_TOKEN' | 'NATS_NKEY_FILE' | 'NATS_CREDS_FILE' | 'NATS_TLS_CA' | 'NATS_TLS_CERT' | 'NATS_TLS_KEY' | 'NATS_TLS'>;

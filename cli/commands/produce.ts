@@ -1,5 +1,5 @@
 // `shardflow produce`: publishes a job's generated events (or an NDJSON file) to its partitions.
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { jetstreamManager } from '@nats-io/jetstream';
 import type { Config } from '../../common/config.ts';
 import type { Logger } from '../../common/logger.ts';
 import { JobProducer, produceLive } from '../../cluster/producer.ts';
