@@ -16,6 +16,7 @@ import { STATUS_HELP, statusCommand } from './commands/status.ts';
 import { UP_HELP, upCommand } from './commands/up.ts';
 import { RESULTS_HELP, resultsCommand } from './commands/results.ts';
 import { RUN_HELP, runCommand } from './commands/run.ts';
+import { SCHEMA_HELP, schemaCommand } from './commands/schema.ts';
 import { WORKER_HELP, workerCommand } from './commands/worker.ts';
 
 const HELP = `shardflow — distributed stream processing on NATS JetStream
@@ -36,6 +37,7 @@ Commands:
   compact      compact a job's new raw events into Parquet files (the batch layer)
   chaos        break a fresh local cluster on a schedule and check the results are still exact
   jobs         list the jobs that ship with shardflow
+  schema       the Avro schema registry in NATS KV: register, list, show, check, config, serve
 
 Run \`shardflow <command> --help\` for a command's options. Every command also takes the connection
 flags --nats-url, --nats-user, --nats-password, --nats-token, --nats-nkey-file, --nats-creds-file,
@@ -178,11 +180,13 @@ async function main(args: string[]): Promise<number> {
           start: { type: 'string' },
           id: { type: 'string' },
           live: { type: 'boolean' },
+          format: { type: 'string', default: 'json' },
           help: { type: 'boolean', short: 'h' },
         },
         strict: true,
       });
       if (values.help) return help(PRODUCE_HELP);
+      if (values.format !== 'json' && values.format !== 'avro') throw usage(`--format must be json or avro, got "${values.format}"`);
       if (!values.job) throw usage(`--job is required; one of: ${jobNames().join(', ')}`);
       return produceCommand(
         {
@@ -194,6 +198,7 @@ async function main(args: string[]): Promise<number> {
           start: values.start === undefined ? undefined : wholeNumber(values.start, '--start'),
           id: values.id,
           live: values.live,
+          format: values.format,
         },
         config,
         log,
@@ -248,6 +253,26 @@ async function main(args: string[]): Promise<number> {
         config,
         childEnvironment(),
       );
+    }
+    case 'schema': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        options: {
+          subject: { type: 'string' },
+          file: { type: 'string' },
+          job: { type: 'string' },
+          version: { type: 'string' },
+          id: { type: 'string' },
+          set: { type: 'string' },
+          host: { type: 'string' },
+          port: { type: 'string' },
+          help: { type: 'boolean', short: 'h' },
+        },
+        strict: true,
+        allowPositionals: true,
+      });
+      if (values.help || positionals.length === 0) return help(SCHEMA_HELP);
+      return schemaCommand({ action: positionals[0]!, ...values }, config, log);
     }
     case 'jobs': {
       for (const name of jobNames()) process.stdout.write(`${name.padEnd(24)} ${getJob(name).description}\n`);

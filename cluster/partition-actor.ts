@@ -23,6 +23,8 @@ import { PartitionOutputs } from './partition-outputs.ts';
 import { feedPartition, type FeedBatch, type FeedLimits, type PartitionFeed } from './partition-feed.ts';
 import type { CheckpointReport, PartitionMessage } from './protocol.ts';
 import type { Sink } from './sinks/sink.ts';
+import { payloadDecoderFor } from '../schema/registry-reader.ts';
+import type { WriterSchemaCache } from '../schema/writer-schema-cache.ts';
 
 /** What outlives one actor instance of a partition: the lease, so a restart resumes instead of
  *  taking the partition again. Owned by the worker, one per partition. */
@@ -49,6 +51,8 @@ export interface PartitionEnv {
   /** Reports the partition's unprocessed messages after each batch (for heartbeats and status). */
   readonly onLag?: (lag: number) => void;
   readonly clock?: () => number;
+  /** Writer schemas of Avro jobs, from the cluster's registry (one cache per worker). */
+  readonly schemas?: WriterSchemaCache;
 }
 
 let generations = 0;
@@ -103,7 +107,7 @@ export class PartitionActor<E> implements Behavior<PartitionMessage> {
     }
     const lease = this.slot.lease;
     this.lease = lease;
-    this.task = new PartitionTask(this.job, this.id, this.env.task, checkpoint, this.now());
+    this.task = new PartitionTask(this.job, this.id, this.env.task, checkpoint, this.now(), payloadDecoderFor(this.job as Job<unknown>, this.env.schemas));
     this.outputs = new PartitionOutputs({
       id: this.id,
       publisher: this.env.publisher,
@@ -198,6 +202,9 @@ export class PartitionActor<E> implements Behavior<PartitionMessage> {
   private async onBatch(batch: FeedBatch<InputRecord>): Promise<void> {
     const outputs = this.outputs!;
     await outputs.ready();
+    // The task is pure: the schemas this batch names are fetched first. A registry that cannot be
+    // asked fails the partition, which resumes from its checkpoint (no event is judged unknown for it).
+    if (this.job.format === 'avro') await this.env.schemas!.prepareRecords(batch.records);
     const { effects, counts } = this.task!.step(batch.records, this.now());
     outputs.run(effects);
     this.caughtUp = batch.pending === 0;

@@ -33,6 +33,8 @@ import { AsyncPublisher } from '../nats/async-publisher.ts';
 import { KvCheckpointStore } from './checkpoint-store.ts';
 import { IngestRouterActor, type RouterEnv } from './ingest-router.ts';
 import { PartitionActor, type PartitionEnv, type PartitionSlot } from './partition-actor.ts';
+import { registrySchemaCache } from '../schema/registry-reader.ts';
+import type { WriterSchemaCache } from '../schema/writer-schema-cache.ts';
 import { DEFAULT_FEED_LIMITS, type FeedLimits } from './partition-feed.ts';
 import type { CheckpointReport, PartitionMessage, RouterMessage } from './protocol.ts';
 import { openSink, type Sink } from './sinks/index.ts';
@@ -70,6 +72,8 @@ export class Worker {
   private full = false;
   private closing = false;
   private readonly feedLimits: FeedLimits;
+  /** Writer schemas of the Avro jobs this worker runs, read from the registry as events name them. */
+  private readonly schemas: WriterSchemaCache;
 
   private constructor(
     private readonly options: WorkerOptions,
@@ -96,6 +100,7 @@ export class Worker {
     this.timers.push(setInterval(() => this.tick(), WORKER_TICK_MS));
     this.timers.push(setInterval(() => this.checkMemory(), MEMORY_CHECK_MS));
     metrics.heapLimitBytes.set(this.heapLimit);
+    this.schemas = registrySchemaCache(nc);
   }
 
   static async start(options: WorkerOptions): Promise<Worker> {
@@ -196,6 +201,7 @@ export class Worker {
         onFenced: (p) => void this.drop(p),
         upstreamCaughtUp: () => this.routerCaughtUp(job, index % job.routers),
         onLag: (lag) => this.lag.set(name, lag),
+        schemas: this.schemas,
       };
       // Each (re)start gets a fresh actor, which recovers from the partition's latest checkpoint; the
       // slot keeps the lease so a restart resumes it rather than taking the partition again.
@@ -225,6 +231,7 @@ export class Worker {
       feed: this.feedLimits,
       maxPayload: this.nc.info?.max_payload ?? 1024 * 1024,
       onFenced: (r) => void this.stopRouter(r, false),
+      schemas: this.schemas,
     };
     const ref = this.system.spawn<RouterMessage>(`${job.name}-router-${router}`, () => new IngestRouterActor(job, id, env, slot), { mailboxCapacity: 4, ...ACTOR_RESTARTS });
     this.routers.set(describeCheckpointed(id), { id, ref });

@@ -50,6 +50,9 @@ export const configSchema = z.strictObject({
   WORKER_TIMEOUT_MS: z.coerce.number().int().min(100).default(1_000).describe('ms without a heartbeat after which the leader declares a worker dead'),
   LEADER_LEASE_MS: z.coerce.number().int().min(200).default(1_500).describe('ms the leader record stays valid without renewal; then the standby takes over'),
   POSTGRES_URL: z.string().min(1).default('postgres://postgres@127.0.0.1:5432/postgres').describe('PostgreSQL of the jobs whose postgres sink names no url (openfood-*, crypto-prices)'),
+  REGISTRY_HOST: z.string().min(1).default('127.0.0.1').describe('address the schema registry REST API (`shardflow schema serve`) listens on; 127.0.0.1 keeps it to this machine'),
+  REGISTRY_PORT: z.coerce.number().int().min(0).max(65535).default(8081).describe("port of the schema registry REST API (8081, Confluent's; 0: a free port, printed at start)"),
+  REGISTRY_TOKEN: z.string().min(16).optional().describe('token the schema registry REST API requires for writes (register, config), as a bearer token or as the password of basic auth; reads are open. Without it `schema serve` makes one and prints it'),
   SINK: z
     .string()
     .transform((text, ctx) => {

@@ -199,3 +199,36 @@ export const LAKE_MANIFEST_FILE = '_manifest.json';
 
 /** Lock file held by the one compaction of a job that may run at a time. */
 export const LAKE_LOCK_FILE = '_compact.lock';
+
+/** KV bucket of the schema registry (schema/schema-registry.ts): schemas by global id, the versions of
+ *  each subject, compatibility levels. Ids are never reused. */
+export const SCHEMAS_BUCKET = 'shardflow-schemas';
+
+/** The last schema id given out (compare-and-set on its revision allocates the next). */
+export const SCHEMA_ID_COUNTER_KEY = 'ids.last';
+
+export function schemaIdKey(id: number): string {
+  return `ids.${id}`;
+}
+
+/** Which id a schema (by the SHA-256 of its normalized text) already has: one id per schema, whatever
+ *  the subject, as Confluent's registry does. */
+export function schemaFingerprintKey(sha256Hex: string): string {
+  return `fingerprints.${sha256Hex}`;
+}
+
+/** Subjects may hold characters KV keys may not: their keys hold them base64url-encoded. */
+export function subjectKey(subject: string): string {
+  return `subjects.${Buffer.from(subject, 'utf8').toString('base64url')}`;
+}
+
+export const SUBJECT_KEYS = 'subjects.*';
+
+export function subjectOfKey(key: string): string | undefined {
+  return key.startsWith('subjects.') ? Buffer.from(key.slice('subjects.'.length), 'base64url').toString('utf8') : undefined;
+}
+
+/** The global compatibility level, or a subject's own. */
+export function compatibilityKey(subject?: string): string {
+  return subject === undefined ? 'config.global' : `config.subjects.${Buffer.from(subject, 'utf8').toString('base64url')}`;
+}

@@ -26,6 +26,24 @@ export interface JobDefinition<E> {
   };
   /** Validates (and may coerce) each raw JSON event; events that fail go to the dead-letter stream. */
   schema: z.ZodType<E>;
+  /** How events are encoded. `json` (default): one UTF-8 JSON document. `avro`: the Confluent wire
+   *  format (magic byte 0, 4-byte schema id, Avro binary), decoded with the schema the id names in the
+   *  cluster's schema registry, then checked by `schema` like JSON events (a null field counts as
+   *  missing). */
+  format?: JobFormat;
+  /** Avro settings (with `format: 'avro'`). */
+  avro?: {
+    /** Registry subject of the job's value schema, which `shardflow produce --format avro` encodes
+     *  with. Default `<name>-value` (Confluent's TopicNameStrategy for a topic named like the job). */
+    subject?: string;
+    /** Also take JSON events (a payload that does not start with the magic byte 0), so producers can
+     *  move to Avro one at a time. Default false: such a payload is dead-lettered `malformed-avro`. */
+    acceptJson?: boolean;
+    /** The Avro schema the job's producers write (a JSON object), for `shardflow schema register
+     *  --job` and `shardflow produce --format avro`; what decodes an event is always the schema its id
+     *  names in the registry. */
+    schema?: object;
+  };
   /** The grouping key: a field, several fields (joined with "|"), or a function. */
   key: (keyof E & string) | readonly (keyof E & string)[] | ((event: E) => string | number);
   /** Event time: a field or function giving epoch milliseconds, an ISO-8601 string or a Date. */
@@ -125,6 +143,14 @@ export const DEFAULT_LIMITS: JobLimitsInput = {
   maxStateBytes: 64 * MiB,
 };
 
+export type JobFormat = 'json' | 'avro';
+
+export interface JobAvro {
+  readonly subject: string;
+  readonly acceptJson: boolean;
+  readonly schema: object | undefined;
+}
+
 export interface Job<E = unknown> {
   readonly name: string;
   readonly description: string;
@@ -132,6 +158,9 @@ export interface Job<E = unknown> {
   readonly routers: number;
   readonly subject: string;
   readonly schema: z.ZodType<E>;
+  readonly format: JobFormat;
+  /** Set when `format` is `avro`. */
+  readonly avro: JobAvro | undefined;
   readonly keyOf: (event: E) => string | number;
   readonly timeOf: (event: E) => unknown;
   readonly window: WindowSpec;
@@ -192,6 +221,11 @@ export function defineJob<S extends z.ZodType>(def: JobDefinition<z.output<S>> &
   if (!sink.success) {
     problems.push(`sink: ${sink.error.issues.map((i) => `${i.path.join('.') || 'type'}: ${i.message}`).join('; ')}`);
   }
+  const format = def.format ?? 'json';
+  if (format !== 'json' && format !== 'avro') problems.push(`format must be 'json' or 'avro', got ${JSON.stringify(format)}`);
+  if (def.avro !== undefined && format !== 'avro') problems.push("avro settings need format: 'avro'");
+  const avroSubject = def.avro?.subject ?? `${def.name}-value`;
+  if (format === 'avro' && !/^[A-Za-z0-9._-]{1,255}$/.test(avroSubject)) problems.push(`avro.subject ${JSON.stringify(avroSubject)} must be 1-255 letters, digits, ".", "_" or "-"`);
   const keyOf = keyFunction(def.key, problems);
   const timeOf = fieldOrFunction(def.eventTime, 'eventTime', problems);
 
@@ -205,6 +239,8 @@ export function defineJob<S extends z.ZodType>(def: JobDefinition<z.output<S>> &
     routers,
     subject: ingestSubject(def.name),
     schema: def.schema,
+    format,
+    avro: format === 'avro' ? { subject: avroSubject, acceptJson: def.avro?.acceptJson ?? false, schema: def.avro?.schema } : undefined,
     keyOf,
     timeOf,
     window: def.window,

@@ -26,6 +26,7 @@ import {
   lateStream,
   lateSubjects,
   resultsBucket,
+  SCHEMAS_BUCKET,
   workerKey,
 } from '../common/names.ts';
 
@@ -90,6 +91,9 @@ export function rolePermissions(role: Role, jobs: JobScope, workerId?: string): 
           ...eachJob(jobs, (j) => [ingestSubject(j), `shardflow.in.${j}.*.event`, `shardflow.in.${j}.*.batch`]),
           '$JS.API.INFO',
           '$JS.API.STREAM.INFO.*',
+          // Reading schemas from the registry (an Avro producer encodes with its subject's latest).
+          `$JS.API.STREAM.MSG.GET.${kvStream(SCHEMAS_BUCKET)}`,
+          `$JS.API.DIRECT.GET.${kvStream(SCHEMAS_BUCKET)}.>`,
         ],
         subscribe: [INBOX],
       };

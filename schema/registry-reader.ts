@@ -1,0 +1,36 @@
+// How processes that only read the registry (workers, producers) fetch schemas by id: the bucket is
+// opened on first use, and a cluster where nothing was ever registered (no bucket) holds no ids.
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Job } from '../jobs/define-job.ts';
+import { jsonPayload, type PayloadDecoder } from '../jobs/event-decoder.ts';
+import { avroPayload } from './avro-payload.ts';
+import { SchemaRegistry } from './schema-registry.ts';
+import { WriterSchemaCache, type SchemaFetcher } from './writer-schema-cache.ts';
+
+export function registryFetcher(nc: NatsConnection): SchemaFetcher {
+  let registry: Promise<SchemaRegistry> | undefined;
+  return async (id) => {
+    registry ??= SchemaRegistry.open(nc, { create: false, replicas: 1 });
+    let opened: SchemaRegistry;
+    try {
+      opened = await registry;
+    } catch (err) {
+      registry = undefined;
+      if (/not found/i.test(String((err as Error)?.message))) return undefined;
+      throw err;
+    }
+    return opened.schemaById(id);
+  };
+}
+
+/** A cache of writer schemas read from the cluster's registry. */
+export function registrySchemaCache(nc: NatsConnection): WriterSchemaCache {
+  return new WriterSchemaCache(registryFetcher(nc));
+}
+
+/** The payload decoder of a job: JSON, or Avro with the schemas `cache` holds. */
+export function payloadDecoderFor(job: Job<unknown>, cache: WriterSchemaCache | undefined): PayloadDecoder {
+  if (job.format !== 'avro') return jsonPayload;
+  if (!cache) throw new Error(`job ${job.name} reads Avro but was given no schema cache`);
+  return avroPayload(job.avro!, cache.lookup);
+}
