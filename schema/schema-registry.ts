@@ -101,6 +101,8 @@ export class SchemaRegistry {
     const kv = options.create
       ? await kvm.create(SCHEMAS_BUCKET, { history: 1, replicas: options.replicas, allow_direct: false, max_bytes: REGISTRY_MAX_BYTES })
       : await kvm.open(SCHEMAS_BUCKET);
+    // open() does not ask the server: a missing bucket must show here ("stream not found"), not at the first read.
+    if (!options.create) await kv.status();
     return new SchemaRegistry(kv);
   }
 

@@ -51,7 +51,14 @@ export async function schemaCommand(options: SchemaOptions, config: Config, log:
   const nc = await connectNats(natsAccess(config), { name: `schema-${process.pid}` });
   try {
     const writes = options.action === 'register' || options.action === 'serve' || (options.action === 'config' && options.set !== undefined);
-    const registry = await openRegistry(nc, config, writes);
+    const registry = await openRegistry(nc, config, writes).catch((err: unknown) => {
+      if (options.action === 'list' && err instanceof ShardflowError && err.code === 'SUBJECT_NOT_FOUND') return undefined;
+      throw err;
+    });
+    if (!registry) {
+      process.stdout.write('no subjects: nothing was registered on this cluster yet\n');
+      return 0;
+    }
     const out = (value: unknown) => process.stdout.write(`${typeof value === 'string' ? value : JSON.stringify(value)}\n`);
     switch (options.action) {
       case 'register': {
