@@ -8,6 +8,9 @@ import { startMetricsServer } from '../../common/metrics-server.ts';
 import { loadJob } from '../../jobs/catalog.ts';
 import { targetGroups, writeTargetsFile } from '../prometheus-targets.ts';
 import { readStatus } from '../../coordinator/cluster-status.ts';
+import { authFolder } from '../../cluster/local-credentials.ts';
+import { connectNats } from '../../nats/connect.ts';
+import { startLocalRegistry } from '../../schema/local-registry.ts';
 
 export const UP_HELP = `Usage: shardflow up [--workers N] [--coordinators N] [--job NAME] [--rate R]
 
@@ -66,6 +69,17 @@ export async function upCommand(options: UpOptions, config: Config, log: Logger)
       .then((s) => writeTargetsFile(targetsFile, targetGroups(s, { id: 'up', metricsPort: metricsServer.port })))
       .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'prometheus targets not refreshed'));
   await refreshTargets();
+  const registryNc = await connectNats(cluster.access('admin'), { name: 'shardflow-up-registry', persistent: true });
+  const registry = await startLocalRegistry({
+    nc: registryNc,
+    authDir: authFolder(config.DATA_DIR),
+    host: config.REGISTRY_HOST,
+    port: config.REGISTRY_PORT,
+    token: config.REGISTRY_TOKEN,
+    replicas: config.REPLICAS,
+    job,
+    log,
+  });
   const targetsTimer = setInterval(() => void refreshTargets(), 2_000);
   process.stdout.write(
     [
@@ -80,6 +94,7 @@ export async function upCommand(options: UpOptions, config: Config, log: Logger)
       `                to shardflow.ingest.${job.name} or a partition; a viewer's credential is in ${credentials.viewerEnv})`,
       `  metrics       every process's /metrics, listed for Prometheus in ${targetsFile}`,
       `                (prometheus --config.file=deploy/prometheus.yml; Grafana dashboard in deploy/grafana/)`,
+      `  schemas       ${registry.summary}`,
       `  logs          ${cluster.logDir}/`,
       '  control       npx shardflow scale --workers N | kill worker|coordinator|leader | down',
       'Ctrl-C stops everything (checkpoints first); running it again resumes from the checkpoints.',
@@ -108,6 +123,8 @@ export async function upCommand(options: UpOptions, config: Config, log: Logger)
   clearInterval(progress);
   clearInterval(targetsTimer);
   process.stdout.write(`\n${signal}: stopping (workers checkpoint and release their partitions first)...\n`);
+  await registry.server?.close();
+  await registryNc.close().catch(() => {});
   await cluster.down();
   writeTargetsFile(targetsFile, []);
   await metricsServer.close();
