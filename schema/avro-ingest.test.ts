@@ -59,7 +59,7 @@ describe('Avro input through a schema registry kept in NATS KV', () => {
     nats = await startTestNats();
     const registry = await SchemaRegistry.open(nats.nc, { create: true, replicas: 1 });
     server = await startRegistryServer(registry, { host: '127.0.0.1', port: 0, token: TOKEN, log: createLogger('cli', 'silent') });
-    const client = new ConfluentClient({ host: server.url, auth: { username: 'producer', password: TOKEN } }, { forSchemaOptions: { wrapUnions: 'auto' } } as never);
+    const client = new ConfluentClient({ host: server.url, auth: { username: 'producer', password: TOKEN } });
 
     // Writes need the token; reads do not.
     const anonymous = new ConfluentClient({ host: server.url });
