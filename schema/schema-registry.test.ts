@@ -3,7 +3,9 @@
 // id across subjects, and compatibility levels apply per subject over the global one.
 import { connect } from '@nats-io/transport-node';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../common/logger.ts';
 import { startTestNats, type TestNats } from '../test/cluster-harness.ts';
+import { startRegistryServer } from './registry-http.ts';
 import { parseSchemaText, SchemaRegistry } from './schema-registry.ts';
 
 let nats: TestNats | undefined;
@@ -61,5 +63,54 @@ describe('the schema registry in NATS KV', () => {
     expect((await registry.compatibility('other-value')).level).toBe('NONE');
     await expect(registry.setCompatibility('SIDEWAYS')).rejects.toMatchObject({ code: 'SCHEMA_INVALID' });
     expect(() => parseSchemaText('{"type":"record","name":"T","fields":[{"name":"a","type":"strnig"}]}')).toThrow(/not a valid Avro schema/);
+  });
+
+  it('answers the REST API in Confluent\'s shape, with its error codes, and keeps writes behind the token', async () => {
+    const registry = await SchemaRegistry.open(nats!.nc, { create: true, replicas: 1 });
+    const token = 'rest-test-token-0123456789';
+    const server = await startRegistryServer(registry, { host: '127.0.0.1', port: 0, token, log: createLogger('cli', 'silent') });
+    try {
+      const call = async (method: string, path: string, body?: unknown, auth?: string) => {
+        const res = await fetch(server.url + path, { method, headers: auth ? { authorization: auth } : {}, ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }) });
+        return { status: res.status, type: res.headers.get('content-type'), body: (await res.json()) as Record<string, unknown> };
+      };
+      const schema = '{"type":"record","name":"Click","fields":[{"name":"url","type":"string"}]}';
+      expect((await call('POST', '/subjects/clicks-value/versions', { schema })).body).toMatchObject({ error_code: 40101 });
+      expect((await call('POST', '/subjects/clicks-value/versions', { schema }, `Basic ${Buffer.from(`u:wrong`).toString('base64')}`)).status).toBe(401);
+      const created = await call('POST', '/subjects/clicks-value/versions', { schema }, `Bearer ${token}`);
+      expect(created).toMatchObject({ status: 200, type: 'application/vnd.schemaregistry.v1+json', body: { id: expect.any(Number) as unknown } });
+      expect((await call('POST', '/subjects/clicks-value', { schema })).body).toMatchObject({ subject: 'clicks-value', version: 1, id: created.body.id });
+      expect((await call('GET', '/subjects/clicks-value/versions')).body).toEqual([1]);
+      expect((await call('GET', `/schemas/ids/${created.body.id as number}`)).body).toEqual({ schema });
+      expect((await call('GET', '/subjects/clicks-value/versions/1/schema')).body).toEqual(JSON.parse(schema));
+      expect((await call('GET', '/schemas/types')).body).toEqual(['AVRO']);
+      const errors = await Promise.all([
+        call('GET', '/subjects/clicks-value/versions/9'),
+        call('GET', '/schemas/ids/99999'),
+        call('POST', '/subjects/clicks-value', { schema: '"string"' }),
+        call('POST', '/subjects/clicks-value/versions', { schema: '{"type":"nope"}' }, `Bearer ${token}`),
+        call('PUT', '/config/clicks-value', { compatibility: 'SIDEWAYS' }, `Bearer ${token}`),
+        call('GET', '/subjects/clicks-value/versions/zero'),
+        call('POST', '/subjects/clicks-value/versions', { schema: 'x'.repeat(2 * 1024 * 1024) }, `Bearer ${token}`),
+        call('GET', '/nowhere'),
+      ]);
+      expect(errors.map((e) => [e.status, e.body.error_code])).toEqual([
+        [404, 40402],
+        [404, 40403],
+        [404, 40403],
+        [422, 42201],
+        [422, 42203],
+        [422, 42202],
+        [413, 41301],
+        [404, 404],
+      ]);
+      expect((await call('PUT', '/config/clicks-value', { compatibility: 'FULL' }, `Basic ${Buffer.from(`any:${token}`).toString('base64')}`)).body).toEqual({ compatibility: 'FULL' });
+      expect((await call('GET', '/config/clicks-value')).body).toEqual({ compatibilityLevel: 'FULL' });
+      const evolved = '{"type":"record","name":"Click","fields":[{"name":"url","type":"string"},{"name":"ms","type":"long"}]}';
+      expect((await call('POST', '/compatibility/subjects/clicks-value/versions/latest', { schema: evolved })).body).toEqual({ is_compatible: false });
+      expect((await call('POST', '/subjects/clicks-value/versions', { schema: evolved }, `Bearer ${token}`)).body).toMatchObject({ error_code: 409 });
+    } finally {
+      await server.close();
+    }
   });
 });
