@@ -42,6 +42,8 @@ export const metrics = {
   streamLimitBytes: new Gauge({ name: 'shardflow_stream_limit_bytes', help: 'The max_bytes limit of a stream or bucket (-1: none)', labelNames: ['stream'] as const, registers: [registry] }),
   streamMessages: new Gauge({ name: 'shardflow_stream_messages', help: 'Messages stored in a stream or KV bucket of the cluster', labelNames: ['stream'] as const, registers: [registry] }),
   feedReopened: new Counter({ name: 'shardflow_partition_feed_reopened_total', help: 'Stalled partition feeds read again in place after the last processed message', labelNames: ['job'] as const, registers: [registry] }),
+  schemaLookups: new Counter({ name: 'shardflow_schema_lookups_total', help: 'Schema ids looked up in the schema registry to decode Avro events, by result (found, unknown)', labelNames: ['result'] as const, registers: [registry] }),
+  schemaCacheEntries: new Gauge({ name: 'shardflow_schema_cache_entries', help: 'Schema ids a process keeps resolved for decoding Avro (ceiling 1,000, plus the ids of the batch at hand)', registers: [registry] }),
   fenced: new Counter({ name: 'shardflow_partitions_fenced_total', help: 'Partitions stopped because another worker took them over', labelNames: ['job'] as const, registers: [registry] }),
 };
 

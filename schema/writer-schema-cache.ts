@@ -6,6 +6,7 @@
 // except those of the batch being prepared.
 import type { Type } from 'avsc';
 import { eventsOf } from '../common/event-batch.ts';
+import { metrics } from '../common/metrics.ts';
 import type { InputRecord } from '../task/effects.ts';
 import { parseAvroSchema } from './compatibility.ts';
 import type { WriterSchemaLookup } from './avro-payload.ts';
@@ -66,13 +67,16 @@ export class WriterSchemaCache {
       const texts = await Promise.all(chunk.map((id) => this.fetch(id)));
       chunk.forEach((id, j) => {
         this.entries.delete(id);
-        this.entries.set(id, { type: toType(texts[j]), at: now });
+        const type = toType(texts[j]);
+        this.entries.set(id, { type, at: now });
+        metrics.schemaLookups.inc({ result: type ? 'found' : 'unknown' });
       });
     }
     for (const id of this.entries.keys()) {
       if (this.entries.size <= this.capacity) break;
       if (!ids.has(id)) this.entries.delete(id);
     }
+    metrics.schemaCacheEntries.set(this.entries.size);
   }
 
   /** `prepare` for the messages of a partition's log. */
