@@ -28,7 +28,7 @@ import { feedStream, type FeedBatch, type FeedLimits, type PartitionFeed } from 
 import type { PartitionSlot } from './partition-actor.ts';
 import type { RouterMessage } from './protocol.ts';
 import { payloadDecoderFor } from '../schema/registry-reader.ts';
-import type { WriterSchemaCache } from '../schema/writer-schema-cache.ts';
+import type { BatchSchemas, WriterSchemaCache } from '../schema/writer-schema-cache.ts';
 
 export interface RouterEnv {
   readonly js: JetStreamClient;
@@ -64,6 +64,8 @@ export class IngestRouterActor<E> implements Behavior<RouterMessage> {
   private position = 0;
   private recordedAt = Date.now();
   private fenced = false;
+  /** Writer schemas of the batch being routed (Avro jobs). */
+  private batchSchemas: BatchSchemas = new Map();
   private readonly log: Logger;
   private readonly sideLog: RateLimitedLog;
 
@@ -94,7 +96,7 @@ export class IngestRouterActor<E> implements Behavior<RouterMessage> {
     }
     this.lease = this.slot.lease;
     this.position = seq;
-    const routing = new IngestRouting(this.job, this.id, { maxEvents: ROUTED_BATCH_EVENTS, maxBytes: Math.floor(this.env.maxPayload * 0.9) - 4_096 }, payloadDecoderFor(this.job as Job<unknown>, this.env.schemas));
+    const routing = new IngestRouting(this.job, this.id, { maxEvents: ROUTED_BATCH_EVENTS, maxBytes: Math.floor(this.env.maxPayload * 0.9) - 4_096 }, payloadDecoderFor(this.job as Job<unknown>, (id) => this.batchSchemas.get(id)));
     // What each partition already holds: a router killed after publishing but before recording its
     // position must not publish those events a second time.
     for (const p of routing.partitions()) {
@@ -157,7 +159,7 @@ export class IngestRouterActor<E> implements Behavior<RouterMessage> {
   }
 
   private async route(batch: FeedBatch<IngestRecord>): Promise<void> {
-    if (this.job.format === 'avro') await this.env.schemas!.prepare(batch.records.map((r) => r.data));
+    if (this.job.format === 'avro') this.batchSchemas = await this.env.schemas!.prepare(batch.records.map((r) => r.data));
     const { messages, deadLetters } = this.routing!.route(batch.records);
     const byPartition = new Map<number, RoutedMessage[]>();
     for (const m of messages) byPartition.set(m.partition, [...(byPartition.get(m.partition) ?? []), m]);

@@ -24,7 +24,7 @@ import { feedPartition, type FeedBatch, type FeedLimits, type PartitionFeed } fr
 import type { CheckpointReport, PartitionMessage } from './protocol.ts';
 import type { Sink } from './sinks/sink.ts';
 import { payloadDecoderFor } from '../schema/registry-reader.ts';
-import type { WriterSchemaCache } from '../schema/writer-schema-cache.ts';
+import type { BatchSchemas, WriterSchemaCache } from '../schema/writer-schema-cache.ts';
 
 /** What outlives one actor instance of a partition: the lease, so a restart resumes instead of
  *  taking the partition again. Owned by the worker, one per partition. */
@@ -71,6 +71,8 @@ export class PartitionActor<E> implements Behavior<PartitionMessage> {
   private reopenedAt: number | undefined;
   private self: ActorRef<PartitionMessage> | undefined;
   private reportedFirstBatch = false;
+  /** Writer schemas of the batch being decoded (Avro jobs). */
+  private batchSchemas: BatchSchemas = new Map();
   private lastReport: CheckpointReport | undefined;
   private readonly log: Logger;
   private readonly sideLog: RateLimitedLog;
@@ -107,7 +109,7 @@ export class PartitionActor<E> implements Behavior<PartitionMessage> {
     }
     const lease = this.slot.lease;
     this.lease = lease;
-    this.task = new PartitionTask(this.job, this.id, this.env.task, checkpoint, this.now(), payloadDecoderFor(this.job as Job<unknown>, this.env.schemas));
+    this.task = new PartitionTask(this.job, this.id, this.env.task, checkpoint, this.now(), payloadDecoderFor(this.job as Job<unknown>, (id) => this.batchSchemas.get(id)));
     this.outputs = new PartitionOutputs({
       id: this.id,
       publisher: this.env.publisher,
@@ -204,7 +206,7 @@ export class PartitionActor<E> implements Behavior<PartitionMessage> {
     await outputs.ready();
     // The task is pure: the schemas this batch names are fetched first. A registry that cannot be
     // asked fails the partition, which resumes from its checkpoint (no event is judged unknown for it).
-    if (this.job.format === 'avro') await this.env.schemas!.prepareRecords(batch.records);
+    if (this.job.format === 'avro') this.batchSchemas = await this.env.schemas!.prepareRecords(batch.records);
     const { effects, counts } = this.task!.step(batch.records, this.now());
     outputs.run(effects);
     this.caughtUp = batch.pending === 0;

@@ -9,4 +9,4 @@ export { REGISTRY_CONTENT_TYPE, startRegistryServer, type RegistryServer, type R
 export { payloadDecoderFor, registryFetcher, registrySchemaCache } from './registry-reader.ts';
 export { checkSubject, parseSchemaText, SchemaRegistry, type ParsedSchema, type SubjectVersion } from './schema-registry.ts';
 export { bodyOf, frame, isFramed, MAGIC_BYTE, schemaIdOf } from './wire-format.ts';
-export { WriterSchemaCache, WRITER_SCHEMA_CACHE_MAX, type SchemaFetcher } from './writer-schema-cache.ts';
+export { WriterSchemaCache, WRITER_SCHEMA_CACHE_MAX, type BatchSchemas, type SchemaFetcher } from './writer-schema-cache.ts';

@@ -3,7 +3,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Job } from '../jobs/define-job.ts';
 import { jsonPayload, type PayloadDecoder } from '../jobs/event-decoder.ts';
-import { avroPayload } from './avro-payload.ts';
+import { avroPayload, type WriterSchemaLookup } from './avro-payload.ts';
 import { SchemaRegistry } from './schema-registry.ts';
 import { WriterSchemaCache, type SchemaFetcher } from './writer-schema-cache.ts';
 
@@ -28,9 +28,7 @@ export function registrySchemaCache(nc: NatsConnection): WriterSchemaCache {
   return new WriterSchemaCache(registryFetcher(nc));
 }
 
-/** The payload decoder of a job: JSON, or Avro with the schemas `cache` holds. */
-export function payloadDecoderFor(job: Job<unknown>, cache: WriterSchemaCache | undefined): PayloadDecoder {
-  if (job.format !== 'avro') return jsonPayload;
-  if (!cache) throw new Error(`job ${job.name} reads Avro but was given no schema cache`);
-  return avroPayload(job.avro!, cache.lookup);
+/** The payload decoder of a job: JSON, or Avro with the schemas `lookup` gives (the current batch's). */
+export function payloadDecoderFor(job: Job<unknown>, lookup: WriterSchemaLookup): PayloadDecoder {
+  return job.format === 'avro' ? avroPayload(job.avro!, lookup) : jsonPayload;
 }

@@ -22,11 +22,12 @@ function cache(capacity: number, known: (id: number) => boolean = () => true) {
 describe('the writer schema cache of a worker', () => {
   it('asks the registry once per id and resolves every id of a batch, JSON events ignored', async () => {
     const { c, asked } = cache(10);
-    await c.prepare([event(1), event(2), event(1), new TextEncoder().encode('{"json":true}')]);
-    await c.prepare([event(2)]);
+    const first = await c.prepare([event(1), event(2), event(1), new TextEncoder().encode('{"json":true}')]);
+    const second = await c.prepare([event(2)]);
     expect(asked).toEqual([1, 2]);
-    expect(c.lookup(1)?.name).toBe('R1');
-    expect(c.lookup(3)).toBeUndefined();
+    expect([...first.keys()]).toEqual([1, 2]);
+    expect(first.get(1)?.name).toBe('R1');
+    expect([...second.keys()]).toEqual([2]);
   });
 
   it('holds at most its capacity, the least recently used leaving first, never an id of the batch at hand', async () => {
@@ -35,11 +36,11 @@ describe('the writer schema cache of a worker', () => {
     await c.prepare([event(1)]); // 1 used again: 2 is now the oldest
     await c.prepare([event(4)]);
     expect(c.size).toBe(3);
-    expect(c.lookup(2)).toBeUndefined();
-    expect(c.lookup(1)).toBeDefined();
+    expect(c.holds(2)).toBe(false);
+    expect(c.holds(1)).toBe(true);
     // A batch naming more ids than the capacity still resolves all of them.
-    await c.prepare([5, 6, 7, 8, 9].map(event));
-    for (const id of [5, 6, 7, 8, 9]) expect(c.lookup(id)).toBeDefined();
+    const big = await c.prepare([5, 6, 7, 8, 9].map(event));
+    for (const id of [5, 6, 7, 8, 9]) expect(big.get(id)?.name).toBe(`R${id}`);
     await c.prepare([event(1)]);
     expect(c.size).toBe(3);
     expect(asked.filter((id) => id === 1)).toHaveLength(2);
@@ -48,15 +49,20 @@ describe('the writer schema cache of a worker', () => {
   it('remembers an unknown id as unknown for a few seconds only, then asks again', async () => {
     let registered = false;
     const { c, asked, advance } = cache(10, (id) => id !== 7 || registered);
-    await c.prepare([event(7)]);
-    expect(c.lookup(7)).toBeNull();
+    expect((await c.prepare([event(7)])).get(7)).toBeNull();
     registered = true;
-    await c.prepare([event(7)]);
-    expect(c.lookup(7)).toBeNull();
+    expect((await c.prepare([event(7)])).get(7)).toBeNull();
     advance(UNKNOWN_SCHEMA_TTL_MS);
-    await c.prepare([event(7)]);
-    expect(c.lookup(7)?.name).toBe('R7');
+    expect((await c.prepare([event(7)])).get(7)?.name).toBe('R7');
     expect(asked).toEqual([7, 7]);
+  });
+
+  it('gives each batch its own map, which another batch evicting entries cannot change', async () => {
+    const { c } = cache(1);
+    const a = await c.prepare([event(1)]);
+    await c.prepare([event(2)]);
+    expect(c.holds(1)).toBe(false);
+    expect(a.get(1)?.name).toBe('R1');
   });
 
   it('lets a registry failure through instead of calling the id unknown', async () => {
@@ -64,6 +70,6 @@ describe('the writer schema cache of a worker', () => {
       throw new Error('no responders');
     });
     await expect(c.prepare([event(1)])).rejects.toThrow('no responders');
-    expect(c.lookup(1)).toBeUndefined();
+    expect(c.holds(1)).toBe(false);
   });
 });

@@ -1,6 +1,8 @@
 // The shell's side of Avro decoding: before a partition task (or an ingest router) decodes a batch,
-// the schemas its events name are fetched from the registry and kept here, so the pure decoder finds
-// them with a synchronous lookup. Schemas by id never change, so a known id stays valid for good; an
+// the schemas its events name are fetched from the registry (or found here) and handed over as a map
+// of that batch's ids, so the pure decoder finds them with a synchronous lookup. The map belongs to
+// the batch: the cache is shared by every partition of a worker, and another partition's batch may
+// evict an entry between this one's preparation and its decoding. Schemas by id never change, so a known id stays valid for good; an
 // id the registry does not hold is remembered as unknown for a few seconds only (it may be
 // registered later). The cache holds at most `capacity` ids, the least recently used leave first,
 // except those of the batch being prepared.
@@ -9,7 +11,6 @@ import { eventsOf } from '../common/event-batch.ts';
 import { metrics } from '../common/metrics.ts';
 import type { InputRecord } from '../task/effects.ts';
 import { parseAvroSchema } from './compatibility.ts';
-import type { WriterSchemaLookup } from './avro-payload.ts';
 import { schemaIdOf } from './wire-format.ts';
 
 /** Default ceiling: schemas parsed and kept per process. */
@@ -18,6 +19,9 @@ export const WRITER_SCHEMA_CACHE_MAX = 1_000;
 export const UNKNOWN_SCHEMA_TTL_MS = 5_000;
 /** Registry reads at once while preparing a batch. */
 const FETCH_CONCURRENCY = 16;
+
+/** The writer schemas of one batch's ids. */
+export type BatchSchemas = ReadonlyMap<number, Type | null>;
 
 /** The schema text of an id, undefined when the registry holds none; throws when it cannot be asked. */
 export type SchemaFetcher = (id: number) => Promise<string | undefined>;
@@ -40,17 +44,20 @@ export class WriterSchemaCache {
     return this.entries.size;
   }
 
-  /** For the decoder: the type of an id prepared before (null: the registry holds no such id). */
-  readonly lookup: WriterSchemaLookup = (id) => this.entries.get(id)?.type;
+  /** Whether the id is resolved here now (for tests and status). */
+  holds(id: number): boolean {
+    return this.entries.has(id);
+  }
 
-  /** Makes every schema id named by these payloads resolvable through `lookup`. */
-  async prepare(payloads: Iterable<Uint8Array>): Promise<void> {
+  /** The type of every schema id these payloads name (null: the registry holds no such id). */
+  async prepare(payloads: Iterable<Uint8Array>): Promise<BatchSchemas> {
     const ids = new Set<number>();
     for (const p of payloads) {
       const id = schemaIdOf(p);
       if (id !== undefined) ids.add(id);
     }
-    if (ids.size === 0) return;
+    const batch = new Map<number, Type | null>();
+    if (ids.size === 0) return batch;
     const now = this.clock();
     const missing: number[] = [];
     for (const id of ids) {
@@ -77,10 +84,12 @@ export class WriterSchemaCache {
       if (!ids.has(id)) this.entries.delete(id);
     }
     metrics.schemaCacheEntries.set(this.entries.size);
+    for (const id of ids) batch.set(id, this.entries.get(id)!.type);
+    return batch;
   }
 
   /** `prepare` for the messages of a partition's log. */
-  prepareRecords(records: readonly InputRecord[]): Promise<void> {
+  prepareRecords(records: readonly InputRecord[]): Promise<BatchSchemas> {
     return this.prepare(payloadsOf(records));
   }
 }
