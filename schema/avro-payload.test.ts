@@ -72,6 +72,16 @@ describe('the Avro payload decoder', () => {
     }
   });
 
+  it('lets no map key named __proto__ give a decoded value a prototype with fields', () => {
+    const withMap = parseAvroSchema({ type: 'record', name: 'M', fields: [{ name: 'tags', type: { type: 'map', values: { type: 'map', values: 'string' } } }] });
+    const bytes = Buffer.concat([Buffer.from([2, 18]), Buffer.from('__proto__'), Buffer.from([2, 2]), Buffer.from('x'), Buffer.from([2]), Buffer.from('y'), Buffer.from([0, 0])]);
+    const decoded = avroPayload({ acceptJson: false }, () => withMap)(frame(1, bytes));
+    expect(decoded.ok).toBe(true);
+    const tags = (decoded as { value: { tags: Record<string, unknown> } }).value.tags;
+    expect(Object.getPrototypeOf(tags)).toBe(Object.prototype);
+    expect((tags as { x?: unknown }).x).toBeUndefined();
+  });
+
   it('turns a JSON event into a record of the schema, ISO times into timestamp-millis', () => {
     const json = { user_id: 'u-1', event_type: 'VIEW', ts: '2026-03-01T12:00:00Z', page: '/' };
     expect(jsonToAvroRecord(type, USER_ACTIVITY_AVRO_SCHEMA, json)).toMatchObject({ user_id: 'u-1', ts: NOW, page: '/', amount: null });

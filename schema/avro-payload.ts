@@ -42,7 +42,11 @@ export function avroPayload(avro: Pick<JobAvro, 'acceptJson'>, lookup: WriterSch
 function plain(value: unknown): unknown {
   if (value === null || typeof value !== 'object' || value instanceof Uint8Array) return value;
   if (Array.isArray(value)) return value.map(plain);
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) if (v !== null) out[k] = plain(v);
-  return out;
+  // Plain objects of own properties only: whatever prototype avsc gave a map with a "__proto__" key
+  // (it assigns keys) is left behind.
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([, v]) => v !== null)
+      .map(([k, v]) => [k, plain(v)]),
+  );
 }
