@@ -1,22 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { frame } from './wire-format.ts';
-import { UNKNOWN_SCHEMA_TTL_MS, WriterSchemaCache } from './writer-schema-cache.ts';
+import { WriterSchemaCache } from './writer-schema-cache.ts';
 
 const schemaOf = (id: number) => JSON.stringify({ type: 'record', name: `R${id}`, fields: [{ name: 'a', type: 'string' }] });
 const event = (id: number) => frame(id, new Uint8Array([2, 0x61]));
 
 function cache(capacity: number, known: (id: number) => boolean = () => true) {
   const asked: number[] = [];
-  let now = 0;
-  const c = new WriterSchemaCache(
-    async (id) => {
-      asked.push(id);
-      return known(id) ? schemaOf(id) : undefined;
-    },
-    capacity,
-    () => now,
-  );
-  return { c, asked, advance: (ms: number) => (now += ms) };
+  const c = new WriterSchemaCache(async (id) => {
+    asked.push(id);
+    return known(id) ? schemaOf(id) : undefined;
+  }, capacity);
+  return { c, asked };
 }
 
 describe('the writer schema cache of a worker', () => {
@@ -46,14 +41,14 @@ describe('the writer schema cache of a worker', () => {
     expect(asked.filter((id) => id === 1)).toHaveLength(2);
   });
 
-  it('remembers an unknown id as unknown for a few seconds only, then asks again', async () => {
+  it('never remembers an id as unknown: the next batch naming it asks again, once', async () => {
     let registered = false;
-    const { c, asked, advance } = cache(10, (id) => id !== 7 || registered);
-    expect((await c.prepare([event(7)])).get(7)).toBeNull();
+    const { c, asked } = cache(10, (id) => id !== 7 || registered);
+    expect((await c.prepare([event(7), event(7)])).get(7)).toBeNull();
+    expect(c.holds(7)).toBe(false);
     registered = true;
-    expect((await c.prepare([event(7)])).get(7)).toBeNull();
-    advance(UNKNOWN_SCHEMA_TTL_MS);
     expect((await c.prepare([event(7)])).get(7)?.name).toBe('R7');
+    await c.prepare([event(7)]);
     expect(asked).toEqual([7, 7]);
   });
 

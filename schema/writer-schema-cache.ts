@@ -2,10 +2,13 @@
 // the schemas its events name are fetched from the registry (or found here) and handed over as a map
 // of that batch's ids, so the pure decoder finds them with a synchronous lookup. The map belongs to
 // the batch: the cache is shared by every partition of a worker, and another partition's batch may
-// evict an entry between this one's preparation and its decoding. Schemas by id never change, so a known id stays valid for good; an
-// id the registry does not hold is remembered as unknown for a few seconds only (it may be
-// registered later). The cache holds at most `capacity` ids, the least recently used leave first,
-// except those of the batch being prepared.
+// evict an entry between this one's preparation and its decoding.
+//
+// Schemas by id never change, so a known id is kept (at most `capacity` of them, the least recently
+// used leaving first, never one of the batch being prepared). An id the registry does not hold is not
+// remembered: it may be registered a moment later, and an event judged unknown from a stale memory
+// here, while the router on another worker already knew the id, would be judged differently by a
+// replay. Each batch that names an unknown id asks for it once.
 import type { Type } from 'avsc';
 import { eventsOf } from '../common/event-batch.ts';
 import { metrics } from '../common/metrics.ts';
@@ -15,57 +18,46 @@ import { schemaIdOf } from './wire-format.ts';
 
 /** Default ceiling: schemas parsed and kept per process. */
 export const WRITER_SCHEMA_CACHE_MAX = 1_000;
-/** How long an id the registry did not hold counts as unknown before it is asked for again, ms. */
-export const UNKNOWN_SCHEMA_TTL_MS = 5_000;
 /** Registry reads at once while preparing a batch. */
 const FETCH_CONCURRENCY = 16;
 
-/** The writer schemas of one batch's ids. */
+/** The writer schemas of one batch's ids (null: the registry holds no such id). */
 export type BatchSchemas = ReadonlyMap<number, Type | null>;
 
 /** The schema text of an id, undefined when the registry holds none; throws when it cannot be asked. */
 export type SchemaFetcher = (id: number) => Promise<string | undefined>;
 
-interface Entry {
-  readonly type: Type | null;
-  readonly at: number;
-}
-
 export class WriterSchemaCache {
-  private readonly entries = new Map<number, Entry>();
+  private readonly entries = new Map<number, Type>();
 
   constructor(
     private readonly fetch: SchemaFetcher,
     private readonly capacity = WRITER_SCHEMA_CACHE_MAX,
-    private readonly clock: () => number = Date.now,
   ) {}
 
   get size(): number {
     return this.entries.size;
   }
 
-  /** Whether the id is resolved here now (for tests and status). */
+  /** Whether the id's schema is kept here now (for tests and status). */
   holds(id: number): boolean {
     return this.entries.has(id);
   }
 
-  /** The type of every schema id these payloads name (null: the registry holds no such id). */
+  /** The type of every schema id these payloads name. */
   async prepare(payloads: Iterable<Uint8Array>): Promise<BatchSchemas> {
-    const ids = new Set<number>();
+    const batch = new Map<number, Type | null>();
+    const missing: number[] = [];
     for (const p of payloads) {
       const id = schemaIdOf(p);
-      if (id !== undefined) ids.add(id);
-    }
-    const batch = new Map<number, Type | null>();
-    if (ids.size === 0) return batch;
-    const now = this.clock();
-    const missing: number[] = [];
-    for (const id of ids) {
-      const entry = this.entries.get(id);
-      if (entry && (entry.type !== null || now - entry.at < UNKNOWN_SCHEMA_TTL_MS)) {
+      if (id === undefined || batch.has(id)) continue;
+      const type = this.entries.get(id);
+      if (type) {
         this.entries.delete(id); // most recently used goes last
-        this.entries.set(id, entry);
+        this.entries.set(id, type);
+        batch.set(id, type);
       } else {
+        batch.set(id, null);
         missing.push(id);
       }
     }
@@ -73,18 +65,18 @@ export class WriterSchemaCache {
       const chunk = missing.slice(i, i + FETCH_CONCURRENCY);
       const texts = await Promise.all(chunk.map((id) => this.fetch(id)));
       chunk.forEach((id, j) => {
-        this.entries.delete(id);
         const type = toType(texts[j]);
-        this.entries.set(id, { type, at: now });
         metrics.schemaLookups.inc({ result: type ? 'found' : 'unknown' });
+        if (!type) return;
+        this.entries.set(id, type);
+        batch.set(id, type);
       });
     }
     for (const id of this.entries.keys()) {
       if (this.entries.size <= this.capacity) break;
-      if (!ids.has(id)) this.entries.delete(id);
+      if (!batch.has(id)) this.entries.delete(id);
     }
     metrics.schemaCacheEntries.set(this.entries.size);
-    for (const id of ids) batch.set(id, this.entries.get(id)!.type);
     return batch;
   }
 
