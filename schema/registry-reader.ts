@@ -9,17 +9,20 @@ import { WriterSchemaCache, type SchemaFetcher } from './writer-schema-cache.ts'
 
 export function registryFetcher(nc: NatsConnection): SchemaFetcher {
   let registry: Promise<SchemaRegistry> | undefined;
-  return async (id) => {
+  /** The registry, or undefined while nothing was ever registered (no bucket). */
+  const open = async (): Promise<SchemaRegistry | undefined> => {
     registry ??= SchemaRegistry.open(nc, { create: false, replicas: 1 });
-    let opened: SchemaRegistry;
     try {
-      opened = await registry;
+      return await registry;
     } catch (err) {
       registry = undefined;
       if (/not found/i.test(String((err as Error)?.message))) return undefined;
       throw err;
     }
-    return opened.schemaById(id);
+  };
+  return {
+    schema: async (id) => (await open())?.schemaById(id),
+    lastId: async () => (await (await open())?.lastId()) ?? 0,
   };
 }
 

@@ -114,6 +114,12 @@ export class SchemaRegistry {
     return (entry.json() as { schema: string }).schema;
   }
 
+  /** The last id given out (0: none yet). An id above it names no schema. */
+  async lastId(): Promise<number> {
+    const entry = await this.kv.get(SCHEMA_ID_COUNTER_KEY);
+    return entry && entry.operation === 'PUT' ? (entry.json() as { last: number }).last : 0;
+  }
+
   async subjects(): Promise<string[]> {
     const out: string[] = [];
     for await (const key of await this.kv.keys(SUBJECT_KEYS)) {

@@ -7,10 +7,16 @@ const event = (id: number) => frame(id, new Uint8Array([2, 0x61]));
 
 function cache(capacity: number, known: (id: number) => boolean = () => true) {
   const asked: number[] = [];
-  const c = new WriterSchemaCache(async (id) => {
-    asked.push(id);
-    return known(id) ? schemaOf(id) : undefined;
-  }, capacity);
+  const c = new WriterSchemaCache(
+    {
+      schema: async (id) => {
+        asked.push(id);
+        return known(id) ? schemaOf(id) : undefined;
+      },
+      lastId: async () => 1_000,
+    },
+    capacity,
+  );
   return { c, asked };
 }
 
@@ -60,9 +66,20 @@ describe('the writer schema cache of a worker', () => {
     expect(a.get(1)?.name).toBe('R1');
   });
 
+  it('asks nothing for ids above the last one given out: a flood of made-up ids costs one read per batch', async () => {
+    const { c, asked } = cache(10);
+    const batch = await c.prepare(Array.from({ length: 5_000 }, (_, i) => event(2_000 + i)));
+    expect(batch.size).toBe(5_000);
+    expect([...batch.values()].every((t) => t === null)).toBe(true);
+    expect(asked).toEqual([]);
+  });
+
   it('lets a registry failure through instead of calling the id unknown', async () => {
-    const c = new WriterSchemaCache(async () => {
-      throw new Error('no responders');
+    const c = new WriterSchemaCache({
+      schema: async () => {
+        throw new Error('no responders');
+      },
+      lastId: async () => 10,
     });
     await expect(c.prepare([event(1)])).rejects.toThrow('no responders');
     expect(c.holds(1)).toBe(false);

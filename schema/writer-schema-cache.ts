@@ -8,7 +8,9 @@
 // used leaving first, never one of the batch being prepared). An id the registry does not hold is not
 // remembered: it may be registered a moment later, and an event judged unknown from a stale memory
 // here, while the router on another worker already knew the id, would be judged differently by a
-// replay. Each batch that names an unknown id asks for it once.
+// replay. Each batch that names an unknown id asks for it once, unless the id is above the last one
+// the registry has given out (then it is unknown without asking): a flood of made-up ids costs one
+// read per batch, not one per id.
 import type { Type } from 'avsc';
 import { eventsOf } from '../common/event-batch.ts';
 import { metrics } from '../common/metrics.ts';
@@ -24,8 +26,13 @@ const FETCH_CONCURRENCY = 16;
 /** The writer schemas of one batch's ids (null: the registry holds no such id). */
 export type BatchSchemas = ReadonlyMap<number, Type | null>;
 
-/** The schema text of an id, undefined when the registry holds none; throws when it cannot be asked. */
-export type SchemaFetcher = (id: number) => Promise<string | undefined>;
+/** What the cache reads from the registry; each throws when the registry cannot be asked. */
+export interface SchemaFetcher {
+  /** The schema text of an id, undefined when the registry holds none. */
+  schema(id: number): Promise<string | undefined>;
+  /** The last id the registry has given out (0: none). */
+  lastId(): Promise<number>;
+}
 
 export class WriterSchemaCache {
   private readonly entries = new Map<number, Type>();
@@ -61,9 +68,11 @@ export class WriterSchemaCache {
         missing.push(id);
       }
     }
-    for (let i = 0; i < missing.length; i += FETCH_CONCURRENCY) {
-      const chunk = missing.slice(i, i + FETCH_CONCURRENCY);
-      const texts = await Promise.all(chunk.map((id) => this.fetch(id)));
+    const last = missing.length > 0 ? await this.fetch.lastId() : 0;
+    const given = missing.filter((id) => id <= last);
+    for (let i = 0; i < given.length; i += FETCH_CONCURRENCY) {
+      const chunk = given.slice(i, i + FETCH_CONCURRENCY);
+      const texts = await Promise.all(chunk.map((id) => this.fetch.schema(id)));
       chunk.forEach((id, j) => {
         const type = toType(texts[j]);
         metrics.schemaLookups.inc({ result: type ? 'found' : 'unknown' });
