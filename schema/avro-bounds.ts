@@ -94,6 +94,32 @@ function walk(type: Type, c: Cursor, depth: number): void {
   }
 }
 
+const repeats = new WeakMap<Type, boolean>();
+
+/**
+ * Whether the type holds an array or a map anywhere: only counts read from the bytes make avsc loop
+ * more than the bytes allow. Without them every value read consumes bytes or is bounded by the
+ * schema (recursion goes through a union, whose branch index takes a byte), so the guard can be
+ * skipped. Remembered per type.
+ */
+export function needsBoundsCheck(type: Type): boolean {
+  let known = repeats.get(type);
+  if (known === undefined) {
+    known = holdsRepetition(type, new Set());
+    repeats.set(type, known);
+  }
+  return known;
+}
+
+function holdsRepetition(type: Type, seen: Set<Type>): boolean {
+  if (seen.has(type)) return false;
+  seen.add(type);
+  const t = type as Type & { fields?: { type: Type }[]; types?: Type[]; underlyingType?: Type };
+  if (t.typeName === 'array' || t.typeName === 'map') return true;
+  const children = [...(t.fields?.map((f) => f.type) ?? []), ...(t.types ?? []), ...(t.underlyingType ? [t.underlyingType] : [])];
+  return children.some((c) => holdsRepetition(c, seen));
+}
+
 /** Whether every value of the type takes at least one byte. */
 function takesBytes(type: Type): boolean {
   const t = type as Type & { fields?: { type: Type }[]; size?: number; underlyingType?: Type };

@@ -2,7 +2,7 @@ import avro from 'avsc';
 import { describe, expect, it } from 'vitest';
 import { decodeEvent } from '../jobs/event-decoder.ts';
 import { USER_ACTIVITY_AVRO_SCHEMA, userActivity } from '../jobs/examples/user-activity.ts';
-import { checkAvroBounds, MAX_ZERO_WIDTH_ITEMS } from './avro-bounds.ts';
+import { checkAvroBounds, MAX_ZERO_WIDTH_ITEMS, needsBoundsCheck } from './avro-bounds.ts';
 import { avroPayload } from './avro-payload.ts';
 import { parseAvroSchema } from './compatibility.ts';
 import { jsonToAvroRecord } from './json-to-avro.ts';
@@ -62,6 +62,16 @@ describe('the Avro payload decoder', () => {
     expect(MAX_ZERO_WIDTH_ITEMS).toBeLessThan(1_000_000);
     const decodeHuge = avroPayload({ acceptJson: false }, () => ints);
     expect(decodeHuge(frame(1, huge))).toMatchObject({ ok: false, reason: 'malformed-avro' });
+  });
+
+  it('guards only schemas that hold an array or a map, recursive ones included', () => {
+    expect(needsBoundsCheck(type)).toBe(false);
+    const tree = parseAvroSchema({ type: 'record', name: 'Node', fields: [{ name: 'next', type: ['null', 'Node'] }, { name: 'tags', type: { type: 'array', items: 'string' } }] });
+    const list = parseAvroSchema({ type: 'record', name: 'Link', fields: [{ name: 'next', type: ['null', 'Link'] }] });
+    expect(needsBoundsCheck(tree)).toBe(true);
+    expect(needsBoundsCheck(list)).toBe(false);
+    // Unguarded, a record cut short or running on is still refused.
+    expect(strict(frame(ID, Buffer.from([0, 2])))).toMatchObject({ ok: false, reason: 'malformed-avro' });
   });
 
   it('agrees with avsc on every valid record of random schemas it can generate', () => {
