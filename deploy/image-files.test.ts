@@ -3,7 +3,7 @@
 // so a folder left out fails here, naming its files, instead of in every container with
 // ERR_MODULE_NOT_FOUND. Where a Docker daemon answers, the image is also built and run.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, posix } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -112,6 +112,21 @@ describe('the container image', () => {
     const files = buildContextFiles(ROOT, 'node_modules\n.git\n*\n!cli\ncli/**/*.test.ts\n');
     expect(files.length).toBeGreaterThan(0);
     expect(files.every((f) => f.startsWith('cli/') && !f.endsWith('.test.ts'))).toBe(true);
+  });
+
+  it('resolves imports as tsx does, and names an import of a file that is not there', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'shardflow-imports-'));
+    try {
+      mkdirSync(join(dir, 'lib'));
+      writeFileSync(join(dir, 'main.ts'), "import { b } from './b.js';\nimport { c } from './lib';\nexport const a = b + c;\n");
+      writeFileSync(join(dir, 'b.ts'), 'export const b = 1;\n');
+      writeFileSync(join(dir, 'lib', 'index.ts'), "export const c = 2;\nimport('./lazy.ts');\n");
+      expect(() => programNeeds(dir, ['main.ts'])).toThrow('lib/index.ts imports lib/lazy.ts, which is not in the project');
+      writeFileSync(join(dir, 'lib', 'lazy.ts'), 'export {};\n');
+      expect([...programNeeds(dir, ['main.ts']).files].sort()).toEqual(['b.ts', 'lib/index.ts', 'lib/lazy.ts', 'main.ts']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('follows what runs and skips what tsx erases', () => {

@@ -7,7 +7,7 @@
 //   static imports, re-exports, dynamic imports of a literal, and files named next to a module
 //   (`join(import.meta.dirname, 'x.ts')`, `new URL('./x.ts', import.meta.url)`), such as the chaos
 //   job that workers load by path; and the npm packages those modules import.
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { dirname, join, posix, relative, sep } from 'node:path';
 import dockerignore from '@balena/dockerignore';
@@ -145,7 +145,7 @@ export function programNeeds(root: string, entries: readonly string[]): ProgramN
       if (reference.kind === 'file') {
         queue.push(toPosix(relative(root, join(root, dirname(file), reference.path))));
       } else if (reference.specifier.startsWith('.') || reference.specifier.startsWith('/')) {
-        queue.push(toPosix(relative(root, join(root, dirname(file), reference.specifier))));
+        queue.push(resolveModule(root, toPosix(relative(root, join(root, dirname(file), reference.specifier))), file));
       } else if (!isBuiltin(reference.specifier)) {
         const name = reference.specifier.startsWith('@') ? reference.specifier.split('/').slice(0, 2).join('/') : reference.specifier.split('/')[0]!;
         if (!packages.has(name)) packages.set(name, file);
@@ -153,6 +153,15 @@ export function programNeeds(root: string, entries: readonly string[]): ProgramN
     }
   }
   return { files, packages };
+}
+
+/** A relative import as tsx resolves it: the file named, else `.js` read as `.ts`, else with `.ts` or
+ *  `/index.ts` added. */
+function resolveModule(root: string, path: string, importer: string): string {
+  const candidates = [path, path.replace(/\.(m|c)?js$/, '.$1ts'), `${path}.ts`, `${path}/index.ts`];
+  const found = candidates.find((c) => existsSync(join(root, c)) && statSync(join(root, c)).isFile());
+  if (found === undefined) throw new Error(`${importer} imports ${path}, which is not in the project`);
+  return found;
 }
 
 function toPosix(path: string): string {
