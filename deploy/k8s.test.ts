@@ -78,6 +78,7 @@ describe('deploy/k8s', () => {
       'Deployment/shardflow-coordinator',
       'Deployment/shardflow-worker',
       'Namespace/shardflow',
+      'NetworkPolicy/nats',
       'PodDisruptionBudget/shardflow-coordinator',
       'PodMonitor/shardflow',
       'ScaledObject/shardflow-worker',
@@ -210,6 +211,24 @@ describe('deploy/k8s', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('deploy/k8s/nats-network-policy.yaml', () => {
+  it('lets only the NATS nodes reach their unauthenticated route port, and clients the client port', () => {
+    const policy = find<KubeObject & { spec: { podSelector: { matchLabels: Record<string, string> }; policyTypes: string[]; ingress: { ports: { port: number }[]; from?: { podSelector: { matchLabels: Record<string, string> } }[] }[] } }>('NetworkPolicy', 'nats');
+    // The selector labels the chart gives its server pods (nats.selectorLabels) for the release `nats`.
+    const natsPods = { 'app.kubernetes.io/name': 'nats', 'app.kubernetes.io/instance': NATS_SERVICE, 'app.kubernetes.io/component': 'nats' };
+    expect(policy.spec.podSelector.matchLabels).toEqual(natsPods);
+    expect(policy.spec.policyTypes).toEqual(['Ingress']);
+    const rule = (port: number) => policy.spec.ingress.filter((r) => r.ports.some((p) => p.port === port));
+    expect(rule(6222)).toHaveLength(1);
+    expect(rule(6222)[0]!.from!.map((f) => f.podSelector.matchLabels)).toEqual([natsPods]);
+    expect(rule(4222)).toHaveLength(1);
+    expect(rule(4222)[0]!.from).toBeUndefined();
+    expect(rule(8222)).toEqual([]);
+    // shardflow's pods are not NATS pods: the route port stays closed to them.
+    for (const w of workloads) expect(matches(natsPods, w.spec.template.metadata.labels)).toBe(false);
   });
 });
 
