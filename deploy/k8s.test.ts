@@ -253,13 +253,16 @@ describe('deploy/k8s/nats/values.yaml (the NATS Helm chart)', () => {
 
   it('gives a nats-server, configured as the chart writes it, users whose passwords come from the environment', async () => {
     // The chart writes config.merge as JSON and unquotes `"<< ... >>"` (nats.formatConfig).
-    const authorization = JSON.stringify(helmValues(DEPLOYMENT.jobs).config.merge.authorization, null, 2).replace(/"<<\s+(.*)\s+>>"/g, '$1');
+    const rendered = helmValues(DEPLOYMENT.jobs).config;
+    const authorization = JSON.stringify(rendered.merge.authorization, null, 2).replace(/"<<\s+(.*)\s+>>"/g, '$1');
+    // And its JetStream limits, unquoted (files/config/jetstream.yaml of the chart).
+    const limits = `max_memory_store: ${rendered.jetstream.memoryStore.maxSize}, max_file_store: ${rendered.jetstream.fileStore.maxSize}`;
     const dir = mkdtempSync(join(tmpdir(), 'shardflow-helm-nats-'));
     const port = await freePort();
     const passwords = Object.fromEntries(deploymentUsers().map((u) => [u.passwordVariable, `n${randomBytes(12).toString('hex')}`]));
     let server: ChildProcess | undefined;
     try {
-      writeFileSync(join(dir, 'nats.conf'), `listen: "127.0.0.1:${port}"\nserver_name: helm-values-test\njetstream { store_dir: "${join(dir, 'js')}" }\nauthorization: ${authorization}\n`);
+      writeFileSync(join(dir, 'nats.conf'), `listen: "127.0.0.1:${port}"\nserver_name: helm-values-test\njetstream { store_dir: "${join(dir, 'js')}", ${limits} }\nauthorization: ${authorization}\n`);
       server = spawn(findNatsServerBinary(), ['-c', join(dir, 'nats.conf')], { env: { ...process.env, ...passwords }, stdio: 'ignore' });
       const servers = `127.0.0.1:${port}`;
       let nc: Awaited<ReturnType<typeof connect>> | undefined;
