@@ -136,8 +136,8 @@ describe('deploy/k8s', () => {
       for (const probe of [container!.readinessProbe, container!.livenessProbe]) {
         const command = probe!.exec!.command;
         expect(command[0]).toBe('node');
-        // The same script as the image's own HEALTHCHECK, where the image holds it.
-        expect(dockerfile.scripts).toContain(`/app/${command[1]}`);
+        // The same script as the image's own HEALTHCHECK, by its absolute path in the image.
+        expect(dockerfile.scripts.filter((script) => script.endsWith('/healthcheck.mjs'))).toEqual([command[1]]);
       }
       const config = containerConfig(container!);
       expect(config.METRICS_HOST, w.metadata.name).toBe('0.0.0.0');
