@@ -3,7 +3,7 @@
 // so a folder left out fails here, naming its files, instead of in every container with
 // ERR_MODULE_NOT_FOUND. Where a Docker daemon answers, the image is also built and run.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, posix } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -65,8 +65,12 @@ describe('the container image', () => {
         copyFileSync(join(ROOT, file), path);
       }
       symlinkSync(join(ROOT, 'node_modules'), join(dir, appRoot, 'node_modules'), 'dir');
+      chmodSync(dir, 0o755);
       const env = { PATH: process.env.PATH ?? '', HOME: dir, NODE_ENV: 'production' };
-      const jobs = spawnSync(process.execPath, [join(dir, entry!), 'jobs'], { cwd: join(dir, appRoot), env, encoding: 'utf8', timeout: 60_000 });
+      // As the image runs it where this can: as an unprivileged user (USER node, uid 1000) among files
+      // owned by root, so a write next to the sources fails here as it would in the container.
+      const user = process.getuid?.() === 0 ? { uid: 1000, gid: 1000 } : {};
+      const jobs = spawnSync(process.execPath, [join(dir, entry!), 'jobs'], { cwd: join(dir, appRoot), env, encoding: 'utf8', timeout: 60_000, ...user });
       expect(jobs.stderr).not.toContain('ERR_MODULE_NOT_FOUND');
       expect(jobs.status, jobs.stderr).toBe(0);
       expect(jobs.stdout).toContain('station-sentiment');
