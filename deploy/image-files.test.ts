@@ -160,9 +160,12 @@ describe('the container image', () => {
   });
 });
 
-const dockerAnswers = spawnSync('docker', ['info', '--format', '{{.ServerVersion}}'], { encoding: 'utf8', timeout: 10_000 }).status === 0;
+const docker = spawnSync('docker', ['info', '--format', '{{.ServerVersion}}'], { encoding: 'utf8', timeout: 10_000 });
+const dockerAnswers = docker.status === 0;
+const noDocker = docker.error ? 'docker is not installed' : `no Docker daemon answers (${(docker.stderr ?? '').trim().split('\n').at(-1)})`;
+if (!dockerAnswers) console.warn(`deploy/image-files.test.ts: the image build skipped: ${noDocker}`);
 
-describe('the container image, built (needs a Docker daemon: skipped where `docker info` finds none)', () => {
+describe(`the container image, built${dockerAnswers ? '' : ` (skipped: ${noDocker})`}`, () => {
   it.skipIf(!dockerAnswers)(
     'builds, and its CLI starts: --help and the job list',
     () => {

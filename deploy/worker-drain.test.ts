@@ -28,7 +28,7 @@ afterAll(async () => {
   await nats?.close();
 });
 
-describe('the workers\' preStop hook (needs `unshare --pid`, skipped where it is refused)', () => {
+describe(`the workers' preStop hook${canUnshare ? '' : ' (skipped: `unshare --pid` is refused here; it needs root)'}`, () => {
   it.skipIf(!canUnshare)(
     'drains a worker that is PID 1: every partition checkpointed and released, and an exit of its own within the grace period',
     async () => {
