@@ -1,7 +1,7 @@
 // Writes deploy/nats/nats-server.conf, the nats-server configuration of a deployment, from the roles of
 // nats/roles.ts over the shipped jobs, so that it cannot drift from them (deploy/nats-config.test.ts
 // fails until the file is rendered again after a change to roles, subject names or the catalog):
-//   node --import tsx deploy/nats/render.ts                       the committed files (and deploy/k8s/nats/values.yaml)
+//   node --import tsx deploy/nats/render.ts                       the committed files (and k8s/nats/values.yaml)
 //   node --import tsx deploy/nats/render.ts --workers w1,w2 --jobs station-sentiment,my-job --out FILE
 // The file names passwords by environment variable, never holds one, and can be committed.
 import { writeFileSync } from 'node:fs';
