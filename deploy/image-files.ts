@@ -143,7 +143,10 @@ export function programNeeds(root: string, entries: readonly string[]): ProgramN
     if (!/\.(mjs|cjs|js|ts|mts)$/.test(file)) continue;
     for (const reference of moduleReferences(readFileSync(join(root, file), 'utf8'), file)) {
       if (reference.kind === 'file') {
-        queue.push(toPosix(relative(root, join(root, dirname(file), reference.path))));
+        const path = join(root, dirname(file), reference.path);
+        // A folder the program serves or reads (the console's pages): every file in it.
+        if (existsSync(path) && statSync(path).isDirectory()) queue.push(...filesUnder(path).map((f) => toPosix(relative(root, f))));
+        else queue.push(toPosix(relative(root, path)));
       } else if (reference.specifier.startsWith('.') || reference.specifier.startsWith('/')) {
         queue.push(resolveModule(root, toPosix(relative(root, join(root, dirname(file), reference.specifier))), file));
       } else if (!isBuiltin(reference.specifier)) {
@@ -162,6 +165,10 @@ function resolveModule(root: string, path: string, importer: string): string {
   const found = candidates.find((c) => existsSync(join(root, c)) && statSync(join(root, c)).isFile());
   if (found === undefined) throw new Error(`${importer} imports ${path}, which is not in the project`);
   return found;
+}
+
+function filesUnder(folder: string): string[] {
+  return readdirSync(folder, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(join(folder, e.name)) : [join(folder, e.name)]));
 }
 
 function toPosix(path: string): string {
