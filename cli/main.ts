@@ -9,7 +9,8 @@ import { withLocalAdmin } from '../cluster/local-credentials.ts';
 import { permissionDenied } from '../nats/connect.ts';
 import { CHAOS_HELP, chaosCommand } from './commands/chaos.ts';
 import { COMPACT_HELP, compactCommand, DEFAULT_ROWS_PER_FILE } from './commands/compact.ts';
-import { controlCommand, DOWN_HELP, KILL_HELP, SCALE_HELP } from './commands/control.ts';
+import { controlCommand, DOWN_HELP, KILL_HELP, PAUSE_HELP, pauseCommand, SCALE_HELP } from './commands/control.ts';
+import { CONSOLE_HELP, consoleCommand } from './commands/console.ts';
 import { COORDINATOR_HELP, coordinatorCommand } from './commands/coordinator.ts';
 import { PRODUCE_HELP, produceCommand } from './commands/produce.ts';
 import { STATUS_HELP, statusCommand } from './commands/status.ts';
@@ -32,6 +33,8 @@ Commands:
   worker       run a worker process: partitions of jobs, checkpointed to JetStream KV
   coordinator  run a coordinator (run two: leader and standby)
   status       the leader, coordinators, workers and partitions (--json for scripts)
+  console      the web console (http://127.0.0.1:8080 by default; \`up\` starts one)
+  pause        stop processing a job (--job NAME): its partitions checkpoint and wait; \`resume\` goes on
   produce      publish a job's generated (or NDJSON) events to its partitions
   results      print a job's results from the cluster as NDJSON
   compact      compact a job's new raw events into Parquet files (the batch layer)
@@ -162,6 +165,18 @@ async function main(args: string[]): Promise<number> {
       const { values } = parseArgs({ args: rest, options: { id: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true });
       if (values.help) return help(COORDINATOR_HELP);
       return coordinatorCommand({ id: idFlag(values.id) }, config, log);
+    }
+    case 'console': {
+      const { values } = parseArgs({ args: rest, options: { id: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true });
+      if (values.help) return help(CONSOLE_HELP);
+      return consoleCommand(config, log);
+    }
+    case 'pause':
+    case 'resume': {
+      const { values } = parseArgs({ args: rest, options: { job: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true });
+      if (values.help) return help(PAUSE_HELP);
+      if (!values.job) throw usage(`--job is required: the name of a running job (see \`shardflow status\`)`);
+      return pauseCommand({ job: values.job, paused: command === 'pause' }, config);
     }
     case 'status': {
       const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, strict: true });

@@ -4,6 +4,7 @@
 // partition before it exits. It watches its own heap: near the limit it announces itself full and
 // the leader gives it no new partitions, so one heavy partition cannot take the cluster down worker
 // after worker.
+import { hostname } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
@@ -25,10 +26,11 @@ import {
 } from '../common/names.ts';
 import { connectNats, type NatsAccess } from '../nats/connect.ts';
 import { ACTOR_RESTARTS, MEMORY_CHECK_MS, RELEASE_TIMEOUT_MS, ROUTER_RESTART_MS, WORKER_TICK_MS } from '../common/timing.ts';
-import type { WorkerHeartbeat } from '../coordinator/protocol.ts';
+import type { PartitionStats, WorkerHeartbeat } from '../coordinator/protocol.ts';
 import type { Job } from '../jobs/define-job.ts';
 import type { TaskOptions } from '../task/partition-task.ts';
 import { followAssignments, type AssignmentFollower } from './assignment-follower.ts';
+import { registerJob } from '../coordinator/job-registry.ts';
 import { AsyncPublisher } from '../nats/async-publisher.ts';
 import { KvCheckpointStore } from './checkpoint-store.ts';
 import { IngestRouterActor, type RouterEnv } from './ingest-router.ts';
@@ -36,7 +38,7 @@ import { PartitionActor, type PartitionEnv, type PartitionSlot } from './partiti
 import { registrySchemaCache } from '../schema/registry-reader.ts';
 import type { WriterSchemaCache } from '../schema/writer-schema-cache.ts';
 import { DEFAULT_FEED_LIMITS, type FeedLimits } from './partition-feed.ts';
-import type { CheckpointReport, PartitionMessage, RouterMessage } from './protocol.ts';
+import type { CheckpointReport, PartitionMessage, PartitionStatsUpdate, RouterMessage } from './protocol.ts';
 import { openSink, type Sink } from './sinks/index.ts';
 import { ensureJobTopology, openBucket } from '../nats/topology.ts';
 
@@ -69,6 +71,8 @@ export class Worker {
   private follower: AssignmentFollower | undefined;
   private coordination: KV | undefined;
   private readonly lag = new Map<string, number>();
+  /** Figures of each owned partition, kept across restarts of its actor. */
+  private readonly stats = new Map<string, PartitionStats>();
   private full = false;
   private closing = false;
   private readonly feedLimits: FeedLimits;
@@ -87,7 +91,10 @@ export class Worker {
     this.system = new ActorSystem({
       onEvent: (e) => {
         if (e.type === 'failed') log.warn({ path: e.path, phase: e.phase, err: String((e.error as Error)?.message ?? e.error) }, 'actor failed');
-        else if (e.type === 'restarted') log.info({ path: e.path, restarts: e.restarts, backoffMs: e.backoffMs }, 'actor restarted from its checkpoint');
+        else if (e.type === 'restarted') {
+          log.info({ path: e.path, restarts: e.restarts, backoffMs: e.backoffMs }, 'actor restarted from its checkpoint');
+          this.countRestart(e.path);
+        }
         else if (e.type === 'escalated') {
           log.error({ path: e.path, err: e.error.message }, 'actor gave up after repeated failures; it is started again afresh');
           this.abandon(e.path);
@@ -128,6 +135,9 @@ export class Worker {
   /** Heartbeats (always, for membership and `status`) and, when coordinated, following assignments. */
   private async startCoordination(): Promise<void> {
     this.coordination = await openBucket(this.nc, COORDINATION_BUCKET, this.options.replicas);
+    for (const job of this.options.jobs) {
+      await registerJob(this.coordination, job).catch((err: unknown) => this.options.log.warn({ job: job.name, err: (err as Error).message }, 'job not registered; `results` and the console will not find it by name'));
+    }
     await this.heartbeat();
     this.timers.push(setInterval(() => void this.heartbeat(), this.options.heartbeatMs));
     if (this.options.mode === 'coordinated') {
@@ -159,12 +169,36 @@ export class Worker {
       metricsPort: this.options.metricsPort,
       full: this.full,
       heapUsedBytes: process.memoryUsage().heapUsed,
+      host: hostname(),
+      pid: process.pid,
+      rssBytes: process.memoryUsage.rss(),
+      stats: Object.fromEntries(owned.flatMap((k) => (this.stats.has(k) ? [[k, this.stats.get(k)!]] : []))),
     };
     await this.coordination.put(workerKey(this.id), JSON.stringify(hb)).catch(() => {});
   }
 
   private get heapLimit(): number {
     return getHeapStatistics().heap_size_limit;
+  }
+
+  private updateStats(name: string, update: PartitionStatsUpdate): void {
+    if (update.lag !== undefined) this.lag.set(name, update.lag);
+    const s = this.stats.get(name) ?? { events: 0, watermark: null, keys: 0, windows: 0, checkpointAt: null, checkpointBytes: 0, restarts: 0 };
+    s.events += update.processed ?? 0;
+    if (update.watermark !== undefined) s.watermark = update.watermark;
+    if (update.keys !== undefined) s.keys = update.keys;
+    if (update.windows !== undefined) s.windows = update.windows;
+    if (update.checkpointAt !== undefined) s.checkpointAt = update.checkpointAt;
+    if (update.checkpointBytes !== undefined) s.checkpointBytes = update.checkpointBytes;
+    this.stats.set(name, s);
+  }
+
+  private countRestart(path: string): void {
+    for (const [name, { ref }] of this.partitions) {
+      if (ref.path !== path) continue;
+      this.updateStats(name, {});
+      this.stats.get(name)!.restarts++;
+    }
   }
 
   /** Near the heap limit, take no new partitions (the leader reads `full` in the heartbeat). */
@@ -200,7 +234,7 @@ export class Worker {
         maxPayload: this.nc.info?.max_payload ?? 1024 * 1024,
         onFenced: (p) => void this.drop(p),
         upstreamCaughtUp: () => this.routerCaughtUp(job, index % job.routers),
-        onLag: (lag) => this.lag.set(name, lag),
+        onStats: (update) => this.updateStats(name, update),
         schemas: this.schemas,
       };
       // Each (re)start gets a fresh actor, which recovers from the partition's latest checkpoint; the
@@ -303,6 +337,7 @@ export class Worker {
     if (!entry) return;
     this.partitions.delete(name);
     this.lag.delete(name);
+    this.stats.delete(name);
     metrics.partitionsOwned.dec({ job: id.job });
     const job = this.options.jobs.find((j) => j.name === id.job);
     if (job && id.index < job.routers) await this.stopRouter({ job: id.job, router: id.index }, false);

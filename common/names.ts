@@ -186,6 +186,17 @@ export function coordinatorKey(id: string): string {
   return `coordinators.${id}`;
 }
 
+/** `jobs.<name>`: a running job's registration (what it is, where it was loaded from, its sink), so
+ *  that `status`, `results` and the console find a user's job by name. */
+export function jobKey(job: string): string {
+  return `jobs.${job}`;
+}
+
+/** `paused.<name>`: present while a job is paused (the leader assigns its partitions to nobody). */
+export function pausedKey(job: string): string {
+  return `paused.${job}`;
+}
+
 /** Requests to a running `shardflow up` (scale, kill, down): core NATS request/reply. */
 export const LOCAL_CONTROL_SUBJECT = 'shardflow.local.control';
 

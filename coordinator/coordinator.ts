@@ -49,6 +49,8 @@ export class Coordinator {
   private busy = false;
   private stopped = false;
   private lastLive = new Set<string>();
+  /** Jobs paused by an admin: their partitions are assigned to nobody. */
+  private readonly paused = new Set<string>();
 
   private constructor(
     private readonly options: CoordinatorOptions,
@@ -71,6 +73,7 @@ export class Coordinator {
     const kv = await openBucket(nc, COORDINATION_BUCKET, options.replicas);
     const c = new Coordinator(options, nc, kv);
     void c.watchWorkers();
+    void c.watchPaused();
     await c.tick();
     return c;
   }
@@ -112,6 +115,17 @@ export class Coordinator {
       } else {
         this.membership.left(id);
       }
+    }
+  }
+
+  private async watchPaused(): Promise<void> {
+    const watch = await this.kv.watch({ key: 'paused.>' });
+    for await (const e of watch as AsyncIterable<KvWatchEntry>) {
+      if (this.stopped) break;
+      const job = e.key.slice('paused.'.length);
+      if (e.operation === 'PUT') this.paused.add(job);
+      else this.paused.delete(job);
+      this.options.log.info({ job, paused: e.operation === 'PUT', term: this.election.term }, e.operation === 'PUT' ? 'job paused' : 'job resumed');
     }
   }
 
@@ -214,7 +228,7 @@ export class Coordinator {
     }
     const previous = this.assignment?.owners ?? {};
     for (const [job, owners] of Object.entries(previous)) if (!jobs.has(job)) jobs.set(job, { partitions: owners.length, workers: [], full: [] });
-    const specs: JobSpec[] = [...jobs].map(([job, s]) => ({ job, partitions: s.partitions, workers: s.workers, full: s.full }));
+    const specs: JobSpec[] = [...jobs].map(([job, s]) => ({ job, partitions: s.partitions, workers: this.paused.has(job) ? [] : s.workers, full: s.full }));
     const owners = assignPartitions(specs, previous);
     const moves = movedPartitions(previous, owners);
     if (moves.length === 0 && this.assignment?.term === this.election.term) return;

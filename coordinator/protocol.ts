@@ -53,6 +53,28 @@ export interface WorkerHeartbeat {
   /** Near its memory limit: keeps its partitions but takes no new ones. */
   full?: boolean;
   heapUsedBytes?: number;
+  /** Where it runs, for status and the console. */
+  host?: string;
+  pid?: number;
+  rssBytes?: number;
+  /** Figures of each owned partition, "job/p" -> stats (the console's partition tables). */
+  stats?: Record<string, PartitionStats>;
+}
+
+/** A partition's figures as its owner announces them. Counts are since the partition started on
+ *  this worker. */
+export interface PartitionStats {
+  /** Events that reached the window operators. */
+  events: number;
+  /** Event-time watermark, epoch ms; null before the first event. */
+  watermark: number | null;
+  keys: number;
+  windows: number;
+  /** When the latest checkpoint was stored, epoch ms; null before the first. */
+  checkpointAt: number | null;
+  checkpointBytes: number;
+  /** Times its actor failed and was started again from the checkpoint. */
+  restarts: number;
 }
 
 /** `coordinators.<id>` — each coordinator's heartbeat with its role, for `status`. */
@@ -78,6 +100,23 @@ const workerHeartbeatSchema = z.object({
   metricsPort: z.number().int().min(0).max(65535),
   full: z.boolean().optional(),
   heapUsedBytes: z.number().finite().min(0).optional(),
+  host: z.string().max(253).optional(),
+  pid: z.number().int().min(0).optional(),
+  rssBytes: z.number().finite().min(0).optional(),
+  stats: z
+    .record(
+      z.string().max(128),
+      z.object({
+        events: z.number().finite().min(0),
+        watermark: z.number().finite().nullable(),
+        keys: z.number().finite().min(0),
+        windows: z.number().finite().min(0),
+        checkpointAt: z.number().finite().nullable(),
+        checkpointBytes: z.number().finite().min(0),
+        restarts: z.number().finite().min(0),
+      }),
+    )
+    .optional(),
 });
 
 /** The heartbeat stored under `workers.<keyId>`, or why it is not one. */
@@ -91,6 +130,6 @@ export function parseWorkerHeartbeat(keyId: string, bytes: Uint8Array): { heartb
   const parsed = workerHeartbeatSchema.safeParse(raw);
   if (!parsed.success) return { problem: parsed.error.issues.map((i) => `${i.path.join('.') || 'record'}: ${i.message}`).slice(0, 3).join('; ') };
   if (parsed.data.id !== keyId) return { problem: `the record names worker ${JSON.stringify(parsed.data.id)} but is stored under workers.${keyId}` };
-  const heartbeat: WorkerHeartbeat = { ...parsed.data, lag: { ...parsed.data.lag } };
+  const heartbeat: WorkerHeartbeat = { ...parsed.data, lag: { ...parsed.data.lag }, ...(parsed.data.stats ? { stats: { ...parsed.data.stats } } : {}) };
   return { heartbeat };
 }

@@ -42,5 +42,5 @@ export async function loadJob(nameOrPath: string): Promise<Job<unknown>> {
   if (!job || typeof job.name !== 'string' || typeof job.keyOf !== 'function') {
     throw new ShardflowError('JOB_INVALID', `${nameOrPath} must export default defineJob({ ... })`);
   }
-  return job as Job<unknown>;
+  return { ...(job as Job<unknown>), module: resolve(nameOrPath) };
 }

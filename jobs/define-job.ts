@@ -172,6 +172,8 @@ export interface Job<E = unknown> {
   readonly limits: JobLimits;
   readonly retention: JobRetention;
   readonly generate: ((random: Random, index: number, startTime: number) => string) | undefined;
+  /** The file the job was loaded from (jobs/catalog.ts loadJob); undefined for a shipped job. */
+  readonly module?: string;
 }
 
 /** Checks and normalizes a job definition; the event type is the output type of its schema. */

@@ -1,9 +1,14 @@
 // `shardflow status`: the cluster as the coordination bucket shows it, and how full its streams and
 // buckets are. `--json` prints a stable shape that scripts rely on:
-//   { "leader": {"id", "term"} | null,
-//     "coordinators": [{"id", "role", "alive", "metrics_port"}],
-//     "workers": [{"id", "alive", "partitions", "last_heartbeat_ms", "metrics_port"}],
-//     "partitions": [{"job", "partition", "owner", "lag"}],
+//   { "leader": {"id", "term", "lease_age_ms"} | null,
+//     "coordinators": [{"id", "role", "alive", "metrics_port", "term", "last_heartbeat_ms"}],
+//     "workers": [{"id", "alive", "partitions", "last_heartbeat_ms", "metrics_port", "host", "pid",
+//                  "rss_bytes", "full"}],
+//     "partitions": [{"job", "partition", "owner", "lag", "events", "watermark", "checkpoint_at",
+//                     "checkpoint_bytes", "restarts", "keys", "windows"}],
+//     "jobs": [{"name", "description", "partitions", "module"?, "window", "aggregates", "sink",
+//               "registeredAt", "paused", "paused_by"}],
+//     "assignment": {"term", "version"} | null,
 //     "storage": { "streams": [{"stream", "bytes", "messages", "max_bytes", "max_age_ms", "max_msgs"}],
 //                  "account": {"storage_bytes", "max_storage_bytes", "reserved_bytes"} } }
 // Limits as JetStream states them: max_bytes, max_msgs and max_storage_bytes -1 and max_age_ms 0 mean
@@ -31,7 +36,9 @@ export async function statusCommand(options: { json: boolean }, config: Config):
     `leader        ${s.leader ? `${s.leader.id} (term ${s.leader.term})` : 'none'}`,
     `coordinators  ${s.coordinators.map((c) => `${c.id} ${c.alive ? c.role : 'dead'}`).join(', ') || 'none'}`,
     'workers:',
-    ...s.workers.map((w) => `  ${w.id.padEnd(20)} ${w.alive ? 'alive' : 'DEAD '}  ${String(w.partitions).padStart(3)} partitions  last heartbeat ${w.last_heartbeat_ms} ms ago  metrics http://127.0.0.1:${w.metrics_port}/metrics`),
+    ...s.workers.map((w) => `  ${w.id.padEnd(20)} ${w.alive ? 'alive' : 'DEAD '}  ${String(w.partitions).padStart(3)} partitions  last heartbeat ${w.last_heartbeat_ms} ms ago  ${w.host ? `on ${w.host} pid ${w.pid}  ` : ''}metrics http://127.0.0.1:${w.metrics_port}/metrics`),
+    'jobs:',
+    ...s.jobs.map((j) => `  ${j.name.padEnd(20)} ${j.paused ? `PAUSED by ${j.paused_by}` : 'running'}  ${j.partitions} partitions  ${j.window}  sink ${j.sink.type}${j.module ? `  module ${j.module}` : ''}`),
     'partitions:',
   ];
   const byJob = new Map<string, typeof s.partitions>();

@@ -1,4 +1,5 @@
 // `shardflow up` (and `npm start`): the local cluster in the foreground until Ctrl-C or SIGTERM.
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { LocalCluster } from '../../cluster/local-cluster.ts';
 import { childEnvironment, type Config } from '../../common/config.ts';
@@ -25,9 +26,26 @@ resumes from the checkpoints. Logs of every process go to <SHARDFLOW_DATA_DIR>/l
   --tls              mutual TLS between every process and NATS, with a local CA made for the cluster
                      (in <SHARDFLOW_DATA_DIR>/auth/tls; needs openssl)
 
+The web console listens on SHARDFLOW_CONSOLE_HOST:SHARDFLOW_CONSOLE_PORT (default 127.0.0.1:8080).
+
 Every client needs a credential: the nats-server takes only the cluster's users (one per role, made
 once in <SHARDFLOW_DATA_DIR>/auth/ and reused). \`shardflow\` commands run with the same data folder use
 the admin credential; producers source auth/producer.env.`;
+
+/** The console's port: the configured one (a free one for 0), or undefined when it is taken (the
+ *  cluster runs without a console rather than not at all). */
+async function consolePortFor(config: Config, log: Logger): Promise<number | undefined> {
+  const port = await new Promise<number | undefined>((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(undefined));
+    server.listen({ port: config.CONSOLE_PORT, host: config.CONSOLE_HOST }, () => {
+      const { port: bound } = server.address() as AddressInfo;
+      server.close(() => resolve(bound));
+    });
+  });
+  if (port === undefined) log.warn({ port: config.CONSOLE_PORT, host: config.CONSOLE_HOST }, 'the console port is taken: starting without the console (set SHARDFLOW_CONSOLE_PORT)');
+  return port;
+}
 
 export interface UpOptions {
   workers: number;
@@ -46,6 +64,7 @@ export async function upCommand(options: UpOptions, config: Config, log: Logger)
     throw new ShardflowError('CONFIG_INVALID', 'shardflow up needs at least one worker and one coordinator (--workers N, --coordinators N)');
   }
   const job = await loadJob(options.job);
+  const consolePort = await consolePortFor(config, log);
   process.stdout.write(`starting a local cluster: nats-server, ${options.coordinators} coordinators, ${options.workers} workers, job ${job.name}...\n`);
   const cluster = await LocalCluster.up({
     dataDir: config.DATA_DIR,
@@ -56,6 +75,7 @@ export async function upCommand(options: UpOptions, config: Config, log: Logger)
     jobSpec: options.job,
     rate: options.rate,
     tls: options.tls === true,
+    ...(consolePort !== undefined ? { consolePort } : {}),
     log,
     env: childEnvironment(),
   });
@@ -88,6 +108,7 @@ export async function upCommand(options: UpOptions, config: Config, log: Logger)
       `  processes     ${cluster.processes().map((p) => `${p.id}:${p.pid}`).join(' ')}`,
       `  leader        ${status?.leader ? `${status.leader.id} (term ${status.leader.term})` : 'being elected'}`,
       `  job           ${job.name}, producer at ${options.rate} events/s`,
+      `  console       ${cluster.consoleUrl ?? 'not started (its port is taken: set SHARDFLOW_CONSOLE_PORT)'}${cluster.consoleUrl ? `   (actions need the token SHARDFLOW_CONSOLE_TOKEN in ${credentials.adminEnv})` : ''}`,
       `  status        npx shardflow status   (commands run from this folder use the admin credential in ${credentials.adminEnv})`,
       `  results       npx shardflow results --job ${job.name}`,
       `  producers     need a credential: set -a; . ${credentials.producerEnv}; set +a   (user "producer" may publish events only,`,
