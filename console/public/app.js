@@ -106,7 +106,7 @@ const pages = {
       h('h2', {}, 'Coordinators'),
       table([
         { label: 'id', value: (r) => r.id },
-        { label: 'role', value: (r) => (r.alive ? r.role : 'dead'), cls: (r) => (!r.alive ? 'bad' : r.role === 'leader' ? 'ok' : '') },
+        { label: 'role', value: (r) => (!r.alive ? 'dead' : r.role === 'follower' ? 'standby' : r.role), cls: (r) => (!r.alive ? 'bad' : r.role === 'leader' ? 'ok' : '') },
         { label: 'term', value: (r) => r.term, num: true },
         { label: 'heartbeat age', value: (r) => fmt.ms(r.last_heartbeat_ms), num: true },
         { label: '', value: (r) => adminOnly(h('button', { class: 'danger', onclick: () => act('/actions/kill', { target: 'coordinator', id: r.id }, `${r.id} killed`) }, 'kill')) ?? '' },
