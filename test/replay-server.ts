@@ -86,7 +86,8 @@ export function resumeIndex(events: readonly RecordedSseEvent[], lastEventId: st
  *  written). */
 export async function streamEvents(res: ServerResponse, events: readonly RecordedSseEvent[], from: number, options: { perWrite?: number; intervalMs?: number; cutAt?: number; end?: boolean } = {}): Promise<void> {
   res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
-  res.write(':ok\n\nretry: 100\n\n');
+  // A comment, the reconnection time, then lines that are no SSE field at all: a reader must skip them.
+  res.write(':ok\n\nretry: 100\n\nthis line is no field\nretry: soon\n\n');
   const perWrite = options.perWrite ?? 10;
   for (let i = from; i < events.length; i += perWrite) {
     if (res.destroyed) return;
@@ -94,7 +95,8 @@ export async function streamEvents(res: ServerResponse, events: readonly Recorde
     for (let j = i; j < Math.min(events.length, i + perWrite); j++) {
       if (j === options.cutAt) {
         const block = sseBlock(events[j]!);
-        res.write(chunk + block.slice(0, Math.floor(block.length / 2)));
+        // Flushed first: a destroy discards what is still buffered.
+        await new Promise<void>((resolve) => res.write(chunk + block.slice(0, Math.floor(block.length / 2)), () => resolve()));
         res.destroy();
         return;
       }
