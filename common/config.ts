@@ -79,6 +79,7 @@ export const configSchema = z.strictObject({
     })
     .optional()
     .describe('where sources read from instead of the URL their job declares, comma-separated job/source=url (e.g. a mirror or a recorded-fixture server)'),
+  SOURCES: z.enum(['on', 'off']).default('on').describe("'off': this worker runs none of its jobs' sources (events come from producers only, as in tests of generated input)"),
 }).superRefine((c, ctx) => {
   const problem = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
   if (c.NATS_USER !== undefined && c.NATS_PASSWORD === undefined) problem('NATS_PASSWORD', 'is required with SHARDFLOW_NATS_USER');

@@ -12,31 +12,12 @@ import { recentChangeSource } from '../jobs/examples/wikimedia-edits.ts';
 import { AsyncPublisher } from '../nats/async-publisher.ts';
 import { ensureJobTopology, openBucket } from '../nats/topology.ts';
 import { readStream, startTestNats, waitFor, type TestNats } from '../test/cluster-harness.ts';
-import { resumeIndex, sseFixture, startReplayServer, streamEvents, type ReplayServer } from '../test/replay-server.ts';
+import { recordedChanges, resumeIndex, sseFixture, startReplayServer, streamEvents, type ReplayServer } from '../test/replay-server.ts';
 import { SourceRunner } from './source-runner.ts';
 import { withUrl, type SseSourceSpec } from './source-spec.ts';
 
 const EVENTS = sseFixture('wikimedia-recentchange.sse');
 const log = createLogger('test', 'silent');
-
-/** The oracle: each recorded change once (by meta.id), canaries left out, as the job's event. */
-export function expectedChanges(events: readonly { data: string }[]): Record<string, unknown>[] {
-  const seen = new Set<string>();
-  const out: Record<string, unknown>[] = [];
-  for (const e of events) {
-    let d: Record<string, unknown>;
-    try {
-      d = JSON.parse(e.data) as Record<string, unknown>;
-    } catch {
-      continue;
-    }
-    const meta = d.meta as { id: string; domain: string };
-    if (meta.domain === 'canary' || seen.has(meta.id)) continue;
-    seen.add(meta.id);
-    out.push({ id: meta.id, wiki: d.wiki, type: d.type, bot: d.bot, user: d.user, title: d.title, ts: (d.timestamp as number) * 1000 });
-  }
-  return out;
-}
 
 let nats: TestNats;
 let store: KvCheckpointStore;
@@ -82,7 +63,7 @@ describe('the server-sent events source', () => {
     });
     const id = { job: 'wiki-cut', source: 'recentchange' };
     const runner = run(id, { ...withUrl(recentChangeSource, `${api.url}/v2/stream/recentchange`), minBackoffMs: 20, maxBackoffMs: 200 });
-    const expected = expectedChanges(EVENTS);
+    const expected = recordedChanges(EVENTS);
     await waitFor(async () => (await ingested(id.job)).length >= expected.length && api.requests.length >= 3, 20_000, `${expected.length} changes and a third connection`);
 
     expect((await ingested(id.job)).sort(byId)).toEqual(expected.sort(byId));
@@ -108,8 +89,8 @@ describe('the server-sent events source', () => {
     const id = { job: 'wiki-faults', source: 'recentchange' };
     const spec = { ...withUrl(recentChangeSource, `${api.url}/v2/stream/recentchange`), minBackoffMs: 20, maxBackoffMs: 200, idleTimeoutMs: 500, checkpointIntervalMs: 100 };
     const first = run(id, spec);
-    const expected = expectedChanges(EVENTS);
-    const firstPart = expectedChanges(EVENTS.slice(0, 60)).length;
+    const expected = recordedChanges(EVENTS);
+    const firstPart = recordedChanges(EVENTS.slice(0, 60)).length;
     await waitFor(async () => (await ingested(id.job)).length >= firstPart, 20_000, 'the changes of the first 60 events');
     expect(api.requests[1]!.at - api.requests[0]!.at).toBeGreaterThanOrEqual(1_000); // Retry-After: 1
     expect(api.requests.length).toBe(3); // the silent connection was given up on (idleTimeout)

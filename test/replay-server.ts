@@ -107,3 +107,24 @@ export async function streamEvents(res: ServerResponse, events: readonly Recorde
   }
   if (options.end !== false) res.end();
 }
+
+/** The oracle's view of recorded recentchange events: each change once (by meta.id), canaries and
+ *  events whose data is not JSON left out, in the shape the wikimedia-edits job takes. Written out
+ *  here, not taken from the job's source, so a mistake there cannot hide by being computed twice. */
+export function recordedChanges(events: readonly RecordedSseEvent[]): Record<string, unknown>[] {
+  const seen = new Set<string>();
+  const out: Record<string, unknown>[] = [];
+  for (const e of events) {
+    let d: Record<string, unknown>;
+    try {
+      d = JSON.parse(e.data) as Record<string, unknown>;
+    } catch {
+      continue;
+    }
+    const meta = d.meta as { id: string; domain: string };
+    if (meta.domain === 'canary' || seen.has(meta.id)) continue;
+    seen.add(meta.id);
+    out.push({ id: meta.id, wiki: d.wiki, type: d.type, bot: d.bot, user: d.user, title: d.title, ts: (d.timestamp as number) * 1000 });
+  }
+  return out;
+}

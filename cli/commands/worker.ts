@@ -25,7 +25,7 @@ export async function workerCommand(options: { jobs: string[]; partitions?: stri
   const jobs = withSourceUrls(
     loaded.map((job) => ({ ...job, sink: withSinkDefaults(config.SINK ?? job.sink, sinkDefaults(config)) })),
     config.SOURCE_URLS ?? {},
-  );
+  ).map((job) => (config.SOURCES === 'off' ? { ...job, sources: [] } : job));
   const id = options.id ?? config.WORKER_ID ?? defaultProcessId('worker');
   const workerLog = log.child({ worker: id });
   const mode = options.partitions === undefined ? 'coordinated' : 'static';
