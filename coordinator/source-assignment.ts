@@ -19,15 +19,25 @@ export function assignSources(sources: readonly SourceSpecForAssignment[], previ
   for (const owners of Object.values(partitionOwners)) for (const o of owners) if (o) partitionLoad.set(o, (partitionLoad.get(o) ?? 0) + 1);
   const fullSet = new Set(full);
   const ordered = [...sources].sort((a, b) => cmp(a.id, b.id));
-  const everyone = [...new Set(ordered.flatMap((s) => s.workers))];
-  // A fair share over the workers that can take sources: no one keeps more than ceil(S / W).
-  const quota = everyone.length === 0 ? 0 : Math.ceil(ordered.length / everyone.length);
-  const count = new Map<string, number>();
-  const out: SourceOwners = {};
-  // Keep what can be kept first, so that a newcomer never displaces a healthy owner below its share.
+  const everyone = [...new Set(ordered.flatMap((s) => s.workers))].sort(cmp);
+  // Quotas as the partitions' (assignment-strategy.ts): floor(S/W) each, the S mod W extra slots to
+  // the workers that hold the most already (fewest moves), then to those with fewest partitions.
+  const held = new Map(everyone.map((w) => [w, 0]));
   for (const s of ordered) {
     const before = previous[s.id];
-    if (before && s.workers.includes(before) && (count.get(before) ?? 0) < quota) {
+    if (before && s.workers.includes(before)) held.set(before, held.get(before)! + 1);
+  }
+  const base = everyone.length === 0 ? 0 : Math.floor(ordered.length / everyone.length);
+  const extra = everyone.length === 0 ? 0 : ordered.length % everyone.length;
+  const byPreference = [...everyone].sort((a, b) => held.get(b)! - held.get(a)! || (partitionLoad.get(a) ?? 0) - (partitionLoad.get(b) ?? 0) || cmp(a, b));
+  const quota = new Map(everyone.map((w) => [w, base]));
+  for (const w of byPreference.slice(0, extra)) quota.set(w, base + 1);
+  const count = new Map<string, number>();
+  const out: SourceOwners = {};
+  // Keep what can be kept first, so that a newcomer never displaces a healthy owner within its share.
+  for (const s of ordered) {
+    const before = previous[s.id];
+    if (before && s.workers.includes(before) && (count.get(before) ?? 0) < quota.get(before)!) {
       out[s.id] = before;
       count.set(before, (count.get(before) ?? 0) + 1);
     }
@@ -39,8 +49,12 @@ export function assignSources(sources: readonly SourceSpecForAssignment[], previ
       out[s.id] = null;
       continue;
     }
-    candidates.sort((a, b) => (count.get(a) ?? 0) - (count.get(b) ?? 0) || (partitionLoad.get(a) ?? 0) - (partitionLoad.get(b) ?? 0) || cmp(a, b));
-    const chosen = candidates[0]!;
+    // Under quota first; when every candidate is at its quota (full workers left theirs unused), the
+    // least loaded.
+    const under = candidates.filter((w) => (count.get(w) ?? 0) < quota.get(w)!);
+    const pool = under.length > 0 ? under : candidates;
+    pool.sort((a, b) => (count.get(a) ?? 0) - (count.get(b) ?? 0) || (partitionLoad.get(a) ?? 0) - (partitionLoad.get(b) ?? 0) || cmp(a, b));
+    const chosen = pool[0]!;
     out[s.id] = chosen;
     count.set(chosen, (count.get(chosen) ?? 0) + 1);
   }

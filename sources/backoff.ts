@@ -8,7 +8,8 @@ export function parseRetryAfter(value: string | null | undefined, now: number): 
   if (value === null || value === undefined) return undefined;
   const text = value.trim();
   if (/^\d+$/.test(text)) return Number(text) * 1_000;
-  const at = Date.parse(text);
+  // An HTTP date names its day and zone ("Wed, 21 Oct 2026 07:28:00 GMT"): a bare "-5" is no date.
+  const at = /[a-z]/i.test(text) ? Date.parse(text) : NaN;
   return Number.isFinite(at) ? Math.max(0, at - now) : undefined;
 }
 
