@@ -15,6 +15,9 @@ export interface ClusterStatus {
   coordinators: { id: string; role: string; alive: boolean; metrics_port: number }[];
   workers: { id: string; alive: boolean; partitions: number; last_heartbeat_ms: number; metrics_port: number }[];
   partitions: { job: string; partition: number; owner: string | null; lag: number | null }[];
+  /** Each job's live sources (sources/): who runs it, where it is, events it stored, its last error
+   *  (position, records and last_error as its owner last reported them; null without a live owner). */
+  sources: { job: string; source: string; owner: string | null; position: string | null; records: number | null; last_error: string | null }[];
   /** Filled by readStatus; left out by statusOver, which pollers call many times a second. */
   storage?: ClusterStorage;
 }
@@ -91,6 +94,13 @@ export async function statusOver(nc: NatsConnection, config: Pick<Config, 'REPLI
     partitions: Object.entries(assignment?.owners ?? {})
       .sort(([a], [b]) => (a < b ? -1 : 1))
       .flatMap(([job, owners]) => owners.map((owner, partition) => ({ job, partition, owner, lag: owner ? (lagOf.get(`${owner} ${job}/${partition}`) ?? null) : null }))),
+    sources: Object.entries(assignment?.sources ?? {})
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([id, owner]) => {
+        const [job = id, source = ''] = id.split('/');
+        const reported = owner ? workers.find((w) => w.id === owner && now - w.at < timeout)?.sources?.[id] : undefined;
+        return { job, source, owner, position: reported?.position ?? null, records: reported?.records ?? null, last_error: reported?.lastError ?? null };
+      }),
   };
 }
 

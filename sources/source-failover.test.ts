@@ -7,6 +7,7 @@ import { Kvm } from '@nats-io/kv';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ASSIGNMENT_KEY, COORDINATION_BUCKET, deadLetterStream, ingestStream } from '../common/names.ts';
 import type { AssignmentRecord } from '../coordinator/protocol.ts';
+import { statusOver } from '../coordinator/cluster-status.ts';
 import { readStream, recentWarnings, ShardflowProcess, startTestNats, waitFor, WorkerProcess, type TestNats } from '../test/cluster-harness.ts';
 import { recordedChanges, resumeIndex, sseFixture, startReplayServer, streamEvents, type ReplayServer } from '../test/replay-server.ts';
 import { describeDiff, diffRows, isEmptyDiff, rowsById } from '../test/seed-oracles/oracle.ts';
@@ -67,6 +68,10 @@ describe('a source as a leader-assigned unit', () => {
     const resumed = api.requests.filter((r) => r.headers['last-event-id'] !== undefined);
     expect(resumed.length).toBeGreaterThan(0);
     expect(survivor.logs('source claimed').length).toBeGreaterThan(0);
+    // `status` shows the source on the survivor, where it is, and how many events it stored in all.
+    await waitFor(async () => (await statusOver(nats!.nc, { REPLICAS: 1, LEADER_LEASE_MS: 1_500, WORKER_TIMEOUT_MS: 1_000 })).sources[0]?.records === expected.length, 10_000, 'status to count every change');
+    const status = await statusOver(nats.nc, { REPLICAS: 1, LEADER_LEASE_MS: 1_500, WORKER_TIMEOUT_MS: 1_000 });
+    expect(status.sources).toEqual([{ job: JOB, source: 'recentchange', owner: survivor.id, records: expected.length, position: expect.stringContaining('after event [{"topic"'), last_error: null }]);
     // The malformed event was dead-lettered once, though the victim and the survivor both read it or not.
     const dlq = await readStream(nats.nc, deadLetterStream(JOB));
     expect(dlq.filter((m) => m.headers['Shardflow-Source-Name'] === 'recentchange').map((m) => m.headers['Shardflow-Reason'])).toEqual(['malformed-json']);

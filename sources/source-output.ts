@@ -26,7 +26,8 @@ export class SourceOutput {
   private readonly labels: { job: string; source: string };
   private readonly sideLog: RateLimitedLog;
   private failure: unknown;
-  /** Events stored by this output since it was made (not counting ones JetStream had already). */
+  /** Events acknowledged since this output was made (stored now, or found stored by an earlier owner
+   *  after the checkpoint this one resumed from). */
   acknowledged = 0;
 
   constructor(
@@ -58,9 +59,10 @@ export class SourceOutput {
     const msgId = this.messageId(key);
     const done = this.publishRetrying(event, msgId)
       .then((ack) => {
-        if (ack.duplicate) return;
-        metrics.sourceRecords.inc(this.labels);
+        // A duplicate ack is a record published again after a resume (the previous owner stored it
+        // after its last checkpoint): part of the source's count, which starts from that checkpoint.
         this.acknowledged++;
+        if (!ack.duplicate) metrics.sourceRecords.inc(this.labels);
       })
       .catch((err: unknown) => {
         this.failure ??= err;

@@ -4,6 +4,7 @@
 //     "coordinators": [{"id", "role", "alive", "metrics_port"}],
 //     "workers": [{"id", "alive", "partitions", "last_heartbeat_ms", "metrics_port"}],
 //     "partitions": [{"job", "partition", "owner", "lag"}],
+//     "sources": [{"job", "source", "owner", "position", "records", "last_error"}],
 //     "storage": { "streams": [{"stream", "bytes", "messages", "max_bytes", "max_age_ms", "max_msgs"}],
 //                  "account": {"storage_bytes", "max_storage_bytes", "reserved_bytes"} } }
 // Limits as JetStream states them: max_bytes, max_msgs and max_storage_bytes -1 and max_age_ms 0 mean
@@ -16,7 +17,7 @@ import { natsAccess } from '../../nats/connect.ts';
 export const STATUS_HELP = `Usage: shardflow status [--json]
 
 Shows the leader and its term, the coordinators, every worker (alive, partitions, last heartbeat),
-every partition (owner, lag), and storage: each stream and bucket of shardflow (input, ingest, dead
+every partition (owner, lag), every source (owner, position, records, last error), and storage: each stream and bucket of shardflow (input, ingest, dead
 letters, late events, results, checkpoints, coordination) with its size against its limit, messages
 and max age, and the JetStream store (used, and reserved by the streams' limits). --json prints it as
 one JSON object (a stable shape for scripts).`;
@@ -38,6 +39,13 @@ export async function statusCommand(options: { json: boolean }, config: Config):
   for (const p of s.partitions) byJob.set(p.job, [...(byJob.get(p.job) ?? []), p]);
   for (const [job, parts] of byJob) {
     lines.push(`  ${job}: ${parts.map((p) => `${p.partition}:${p.owner ?? '-'}${p.lag ? `(lag ${p.lag})` : ''}`).join(' ')}`);
+  }
+  if (s.sources.length > 0) {
+    lines.push('sources:');
+    for (const src of s.sources) {
+      lines.push(`  ${`${src.job}/${src.source}`.padEnd(30)} ${(src.owner ?? 'unassigned').padEnd(20)} ${src.records === null ? '' : `${src.records.toLocaleString('en-US')} records  `}${src.position ?? ''}`.trimEnd());
+      if (src.last_error) lines.push(`    last error: ${src.last_error}`);
+    }
   }
   if (s.storage) lines.push('storage:', ...storageLines(s.storage));
   process.stdout.write(lines.join('\n') + '\n');
