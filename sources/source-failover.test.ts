@@ -9,7 +9,7 @@ import { ASSIGNMENT_KEY, COORDINATION_BUCKET, deadLetterStream, ingestStream } f
 import type { AssignmentRecord } from '../coordinator/protocol.ts';
 import { statusOver } from '../coordinator/cluster-status.ts';
 import { readStream, recentWarnings, ShardflowProcess, startTestNats, waitFor, WorkerProcess, type TestNats } from '../test/cluster-harness.ts';
-import { recordedChanges, resumeIndex, sseFixture, startReplayServer, streamEvents, type ReplayServer } from '../test/replay-server.ts';
+import { fixtureJson, json, recordedChanges, resumeIndex, sseFixture, startReplayServer, streamEvents, type ReplayServer } from '../test/replay-server.ts';
 import { describeDiff, diffRows, isEmptyDiff, rowsById } from '../test/seed-oracles/oracle.ts';
 import { wikimediaEditsOracle } from '../test/seed-oracles/wikimedia-edits.ts';
 import { kvSink, type SinkUnderTest } from '../test/seed-run.ts';
@@ -22,15 +22,18 @@ let nats: TestNats | undefined;
 let api: ReplayServer | undefined;
 let sink: SinkUnderTest | undefined;
 const processes: ShardflowProcess[] = [];
+const cleanups: (() => Promise<unknown>)[] = [];
 
 afterAll(async () => {
   await Promise.all(processes.map((p) => p.kill()));
   await api?.close();
   await nats?.close();
   await sink?.cleanup();
+  for (const c of cleanups) await c().catch(() => {});
 });
 
-describe('a source as a leader-assigned unit', () => {
+// Both tests mostly wait (for a stream to be read, for windows to close): they run at once.
+describe.concurrent('a source as a leader-assigned unit', () => {
   it('loses and doubles no change when the worker running it is killed (kill -9) mid-stream', async () => {
     nats = await startTestNats();
     // Two events every 40 ms: the stream lasts about 5 s, so the kill lands in the middle of it.
@@ -94,4 +97,46 @@ describe('a source as a leader-assigned unit', () => {
     expect(oracle.deadLetters.size).toBe(0);
     expect(await survivor.stop()).toBe(0);
   }, 180_000);
+
+  it('publishes every product of a paginated poll once when the worker polling it is killed (kill -9) between pages', async () => {
+    // 5 pages of 100 products (the job's page size and page limit), in the recorded OpenFood shape,
+    // each page answered after 300 ms: the poll lasts about 1.5 s per worker.
+    const recorded = fixtureJson<{ products: Record<string, unknown>[] }[]>('openfood-search.json').flatMap((p) => p.products.filter((x) => typeof x === 'object'));
+    const products = Array.from({ length: 500 }, (_, i) => ({ ...recorded[i % recorded.length]!, code: String(3_000_000_000_000 + i), product_name: `${String(recorded[i % recorded.length]!.product_name)} #${i}` }));
+    const own = await startTestNats();
+    cleanups.push(() => own.close());
+    const search = await startReplayServer(async (req, res) => {
+      const page = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('page'));
+      await new Promise((r) => setTimeout(r, 300));
+      json(res, { count: products.length, page, page_size: 100, skip: (page - 1) * 100, products: products.slice((page - 1) * 100, page * 100) });
+    });
+    cleanups.push(() => search.close());
+    const job = 'openfood-nutriscore';
+    const env = { SHARDFLOW_NATS_URL: own.url, SHARDFLOW_SOURCE_URLS: `${job}/openfood-search=${search.url}/cgi/search.pl?action=process&json=1`, SHARDFLOW_SINK: JSON.stringify({ type: 'kv' }) };
+    const coordinator = new ShardflowProcess('coordinator', 'c-http', [], env);
+    const workers = ['http-w1', 'http-w2'].map((id) => new WorkerProcess(id, ['--job', job], env));
+    processes.push(coordinator, ...workers);
+    await coordinator.start();
+    await Promise.all(workers.map((w) => w.start()));
+    const stored = async () => (await readStream(own.nc, ingestStream(job))).length;
+    await waitFor(async () => (await stored()) >= 200, 30_000, 'two pages stored');
+    const coordination = await new Kvm(own.nc).open(COORDINATION_BUCKET);
+    const owner = ((await coordination.get(ASSIGNMENT_KEY))?.json() as AssignmentRecord).sources![`${job}/openfood-search`];
+    const victim = workers.find((w) => w.id === owner)!;
+    await victim.kill();
+    // From here on, requests are the survivor's.
+    const requestsBeforeKill = search.requests.length;
+    const storedAtKill = await stored();
+    expect(storedAtKill).toBeLessThan(500);
+    await waitFor(async () => (await stored()) >= 500, 30_000, 'every product stored').catch((err: Error) => {
+      throw new Error(`${err.message}\n${recentWarnings(processes)}`);
+    });
+
+    const ingest = (await readStream(own.nc, ingestStream(job))).map((m) => JSON.parse(new TextDecoder().decode(m.data)) as Record<string, unknown>);
+    expect(ingest.map((p) => p.code).sort()).toEqual(products.map((p) => p.code).sort());
+    // The survivor went on from the victim's checkpoint, not from the first page.
+    const resumedAt = Number(new URL(search.requests[requestsBeforeKill]!.url, 'http://x').searchParams.get('page'));
+    expect(resumedAt).toBeGreaterThan(1);
+    expect(search.requests.slice(requestsBeforeKill).map((r) => Number(new URL(r.url, 'http://x').searchParams.get('page')))).toEqual(Array.from({ length: 6 - resumedAt }, (_, i) => resumedAt + i));
+  }, 120_000);
 });
