@@ -19,7 +19,8 @@ export interface CommonSourceInput {
   headers?: Record<string, string>;
   /** Records this source has published and not yet seen acknowledged, at most. Default 256. */
   maxInFlight?: number;
-  /** Dedupe keys remembered in the checkpoint, newest kept. Default 10,000. */
+  /** Dedupe keys remembered in the checkpoint, newest kept. Default 10,000 for HTTP polls (a
+   *  checkpoint per page), 2,000 for SSE (a checkpoint a second; its position already stops replays). */
   maxSeenKeys?: number;
   /** Longest wait between two attempts after failures (Retry-After is honoured up to 10 minutes beyond
    *  it). Default 60s. */
@@ -107,7 +108,7 @@ const MiB = 1024 * 1024;
 
 export function httpPollSource(input: HttpPollSourceInput): HttpPollSourceSpec {
   const problems: string[] = [];
-  const common = commonSpec(input, problems);
+  const common = commonSpec(input, problems, 10_000);
   const intervalMs = duration(input.interval ?? '30s', 'interval', problems, 100);
   const timeoutMs = duration(input.timeout ?? '10s', 'timeout', problems, 10);
   const maxResponseBytes = whole(input.maxResponseBytes ?? 8 * MiB, 'maxResponseBytes', 1024, problems);
@@ -136,7 +137,7 @@ export function httpPollSource(input: HttpPollSourceInput): HttpPollSourceSpec {
 
 export function sseSource(input: SseSourceInput): SseSourceSpec {
   const problems: string[] = [];
-  const common = commonSpec(input, problems);
+  const common = commonSpec(input, problems, 2_000);
   const spec: SseSourceSpec = {
     kind: 'sse',
     ...common,
@@ -171,7 +172,7 @@ export function sourceListProblems(sources: readonly SourceSpec[]): string[] {
   return problems;
 }
 
-function commonSpec(input: CommonSourceInput, problems: string[]): CommonSpec {
+function commonSpec(input: CommonSourceInput, problems: string[], defaultSeenKeys: number): CommonSpec {
   if (typeof input.name !== 'string' || !SOURCE_NAME_PATTERN.test(input.name)) {
     problems.push(`name "${String(input.name)}" must be 1-48 lowercase letters, digits or dashes, starting with a letter (e.g. "coincap")`);
   }
@@ -184,7 +185,7 @@ function commonSpec(input: CommonSourceInput, problems: string[]): CommonSpec {
     url: input.url,
     headers: { ...(input.headers ?? {}) },
     maxInFlight: whole(input.maxInFlight ?? 256, 'maxInFlight', 1, problems),
-    maxSeenKeys: whole(input.maxSeenKeys ?? 10_000, 'maxSeenKeys', 1, problems),
+    maxSeenKeys: whole(input.maxSeenKeys ?? defaultSeenKeys, 'maxSeenKeys', 1, problems),
     minBackoffMs,
     maxBackoffMs,
   };

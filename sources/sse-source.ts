@@ -50,6 +50,11 @@ export async function runSse(spec: SseSourceSpec, ctx: SourceContext): Promise<v
 /** Waits for every event handed over so far, then records the last one's id. */
 async function checkpoint(ctx: SourceContext, seen: SeenKeys, state: { lastId: string | undefined; committedAt: number }): Promise<void> {
   await ctx.output.flush();
+  // Nothing new since the last one (a quiet stream, comments only): no write.
+  if (state.lastId === ctx.position.lastEventId) {
+    state.committedAt = Date.now();
+    return;
+  }
   if (state.lastId !== undefined) ctx.position.lastEventId = state.lastId;
   ctx.position.seen = seen.toArray();
   await ctx.commit();
