@@ -25,7 +25,7 @@ import {
   type RouterId,
   type SourceUnitId,
 } from '../common/names.ts';
-import { SourceRunner } from '../sources/source-runner.ts';
+import { SourceRunner } from '../sources/index.ts';
 import { connectNats, type NatsAccess } from '../nats/connect.ts';
 import { ACTOR_RESTARTS, MEMORY_CHECK_MS, RELEASE_TIMEOUT_MS, ROUTER_RESTART_MS, WORKER_TICK_MS } from '../common/timing.ts';
 import type { WorkerHeartbeat } from '../coordinator/protocol.ts';

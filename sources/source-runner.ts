@@ -4,10 +4,10 @@
 // supervisor's restart); a loop that finds itself fenced stops for good and tells the worker. On
 // release it stops the loop, waits for what was published, checkpoints and gives the lease up, so
 // the next owner starts at once.
-import { ShardflowError, isShardflowError } from '../common/errors.ts';
+import { isShardflowError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { metrics } from '../common/metrics.ts';
-import { describeCheckpointed, type SourceUnitId } from '../common/names.ts';
+import type { SourceUnitId } from '../common/names.ts';
 import type { KvCheckpointStore, PartitionLease } from '../cluster/checkpoint-store.ts';
 import type { AsyncPublisher } from '../nats/async-publisher.ts';
 import { backoffDelay } from './backoff.ts';
@@ -160,9 +160,3 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     signal.addEventListener('abort', done, { once: true });
   });
 }
-
-export function describeSource(id: SourceUnitId): string {
-  return describeCheckpointed(id);
-}
-
-export { ShardflowError };

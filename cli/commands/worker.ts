@@ -7,7 +7,7 @@ import { Worker } from '../../cluster/worker.ts';
 import { loadJob } from '../../jobs/catalog.ts';
 import { parsePartitions } from '../partition-spec.ts';
 import { natsAccess, redactUrl } from '../../nats/connect.ts';
-import { withSourceUrls } from '../../sources/source-urls.ts';
+import { withSourceUrls } from '../../sources/index.ts';
 
 export const WORKER_HELP = `Usage: shardflow worker --job NAME|PATH [--job ...] [--partitions SPEC] [--id ID]
 
