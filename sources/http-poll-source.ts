@@ -99,21 +99,22 @@ async function acceptRecords(spec: HttpPollSourceSpec, ctx: SourceContext, seen:
       continue;
     }
     let key: string;
-    let event: unknown;
+    let event: string | undefined;
     try {
       key = spec.dedupeKey?.(record as SourceRecord, body) ?? placeKey;
       if (seen.has(key)) {
         ctx.output.duplicate();
         continue;
       }
-      event = spec.toEvent(record as SourceRecord, body);
+      // Serialized here: an event JSON cannot write (a BigInt, a cycle) is this record's problem.
+      event = JSON.stringify(spec.toEvent(record as SourceRecord, body));
     } catch (err) {
-      await ctx.output.deadLetter('source-map-failed', `record ${index} of page ${page}: ${(err as Error).message}`, JSON.stringify(record), placeKey);
+      await ctx.output.deadLetter('source-map-failed', `record ${index} of page ${page}: ${(err as Error).message}`, safeJson(record), placeKey);
       continue;
     }
     if (event === undefined) continue;
     seen.add(key);
-    accepted.push({ key, event: JSON.stringify(event) });
+    accepted.push({ key, event });
   }
   return accepted;
 }
@@ -123,6 +124,14 @@ async function publishPending(ctx: SourceContext, pending: readonly PendingRecor
   await ctx.output.flush();
   ctx.position.pending = [];
   await ctx.commit();
+}
+
+function safeJson(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
 }
 
 function callMore(spec: HttpPollSourceSpec, body: unknown, page: number, records: number): boolean {

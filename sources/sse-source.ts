@@ -155,21 +155,22 @@ async function handle(spec: SseSourceSpec, ctx: SourceContext, seen: SeenKeys, s
 
 async function publishEvent(spec: SseSourceSpec, ctx: SourceContext, seen: SeenKeys, data: SourceRecord, id: string | undefined, fallbackKey: string): Promise<void> {
   let key: string;
-  let event: unknown;
+  let event: string | undefined;
   try {
     key = spec.dedupeKey(data, id) ?? fallbackKey;
     if (seen.has(key)) {
       ctx.output.duplicate();
       return;
     }
-    event = spec.toEvent(data, id);
+    // Serialized here: an event JSON cannot write (a BigInt, a cycle) is this event's problem.
+    event = JSON.stringify(spec.toEvent(data, id));
   } catch (err) {
     await ctx.output.deadLetter('source-map-failed', `toEvent failed: ${(err as Error).message}`, JSON.stringify(data), fallbackKey);
     return;
   }
   if (event === undefined) return;
   seen.add(key);
-  await ctx.output.publish(key, JSON.stringify(event));
+  await ctx.output.publish(key, event);
 }
 
 function digest(text: string): string {
