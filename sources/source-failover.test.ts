@@ -12,6 +12,7 @@ import { readStream, recentWarnings, ShardflowProcess, startTestNats, waitFor, W
 import { fixtureJson, json, recordedChanges, resumeIndex, sseFixture, startReplayServer, streamEvents, type ReplayServer } from '../test/replay-server.ts';
 import { describeDiff, diffRows, isEmptyDiff, rowsById } from '../test/seed-oracles/oracle.ts';
 import { wikimediaEditsOracle } from '../test/seed-oracles/wikimedia-edits.ts';
+import { cryptoPricesOracle } from '../test/seed-oracles/crypto-prices.ts';
 import { kvSink, type SinkUnderTest } from '../test/seed-run.ts';
 
 const JOB = 'wikimedia-edits';
@@ -138,5 +139,45 @@ describe.concurrent('a source as a leader-assigned unit', () => {
     const resumedAt = Number(new URL(search.requests[requestsBeforeKill]!.url, 'http://x').searchParams.get('page'));
     expect(resumedAt).toBeGreaterThan(1);
     expect(search.requests.slice(requestsBeforeKill).map((r) => Number(new URL(r.url, 'http://x').searchParams.get('page')))).toEqual(Array.from({ length: 6 - resumedAt }, (_, i) => resumedAt + i));
+  }, 120_000);
+
+  it('turns CoinCap snapshots polled by a worker into the bars the oracle computes from the recorded snapshots', async () => {
+    const snapshots = fixtureJson<{ data: unknown[]; timestamp: number }[]>('coincap-assets.json');
+    const own = await startTestNats();
+    cleanups.push(() => own.close());
+    // Each snapshot once, then an unchanged API (304) for ever.
+    const coincap = await startReplayServer((req, res, n) => {
+      if (n < snapshots.length && req.headers['if-none-match'] !== `"s${n}"`) json(res, snapshots[n], { etag: `"s${n}"` });
+      else res.writeHead(304).end();
+    });
+    cleanups.push(() => coincap.close());
+    const job = 'crypto-prices';
+    const results = kvSink(own.nc, job);
+    cleanups.push(() => results.cleanup());
+    const env = { SHARDFLOW_NATS_URL: own.url, SHARDFLOW_SOURCE_URLS: `${job}/coincap=${coincap.url}/v2/assets`, SHARDFLOW_SINK: JSON.stringify({ type: 'kv' }), ...results.env };
+    const coordinator = new ShardflowProcess('coordinator', 'c-coincap', [], env);
+    const worker = new WorkerProcess('coincap-w1', ['--job', job], env);
+    processes.push(coordinator, worker);
+    await coordinator.start();
+    await worker.start();
+
+    // The oracle, from the recorded snapshots: an asset at the snapshot's time is a tick.
+    const ticks = snapshots.flatMap((s) => s.data.filter((a): a is Record<string, unknown> => typeof a === 'object' && a !== null).map((a) => JSON.stringify({ asset: a.id, price_usd: a.priceUsd, volume: 0, ts: s.timestamp })));
+    const oracle = cryptoPricesOracle(ticks, Date.now());
+    expect(oracle.deadLetters.size).toBe(1); // the recorded asset without a price
+    let diff = diffRows(oracle.rows, new Map());
+    await waitFor(
+      async () => {
+        const found = rowsById(await results.read());
+        diff = diffRows(oracle.rows, found.rows);
+        return isEmptyDiff(diff) && found.duplicates.length === 0;
+      },
+      90_000,
+      'the bars to equal the oracle',
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}: ${describeDiff(diff)}\n${recentWarnings(processes)}`);
+    });
+    const reasons = (await readStream(own.nc, deadLetterStream(job))).map((m) => m.headers['Shardflow-Reason']).sort();
+    expect(reasons).toEqual(['not-an-object', 'schema-violation']);
   }, 120_000);
 });
