@@ -14,7 +14,8 @@ import type { AsyncPublisher } from '../nats/async-publisher.ts';
 import { fitPayload } from '../nats/message-size.ts';
 
 /** Why a source dead-lettered a record. */
-export type SourceDeadLetterReason = 'malformed-json' | 'not-an-object' | 'oversized' | 'source-map-failed';
+export const SOURCE_DEAD_LETTER_REASONS = ['malformed-json', 'not-an-object', 'oversized', 'source-map-failed'] as const;
+export type SourceDeadLetterReason = (typeof SOURCE_DEAD_LETTER_REASONS)[number];
 
 /** How long a failing publish is retried under its message id before the source restarts from its
  *  checkpoint: well inside the 2-minute duplicate window of the ingest stream. */

@@ -13,7 +13,7 @@ import type { AsyncPublisher } from '../nats/async-publisher.ts';
 import { backoffDelay } from './backoff.ts';
 import { runHttpPoll } from './http-poll-source.ts';
 import type { RequestOutcome, SourceContext } from './source-context.ts';
-import { SourceOutput } from './source-output.ts';
+import { SOURCE_DEAD_LETTER_REASONS, SourceOutput } from './source-output.ts';
 import { decodePosition, describePosition, encodePosition, type SourcePosition } from './source-position.ts';
 import type { SourceSpec } from './source-spec.ts';
 import { runSse } from './sse-source.ts';
@@ -53,6 +53,11 @@ export class SourceRunner {
     private readonly env: SourceRunnerEnv,
   ) {
     this.log = env.log.child({ job: id.job, source: id.source });
+    // Series exist at 0 from the start: dashboards show "nothing yet", not "no data".
+    const labels = { job: id.job, source: id.source };
+    metrics.sourceRecords.inc(labels, 0);
+    metrics.sourceDuplicates.inc(labels, 0);
+    for (const reason of SOURCE_DEAD_LETTER_REASONS) metrics.sourceDeadLetters.inc({ ...labels, reason }, 0);
   }
 
   start(): void {
