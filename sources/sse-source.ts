@@ -132,9 +132,12 @@ async function readConnection(
 async function handle(spec: SseSourceSpec, ctx: SourceContext, seen: SeenKeys, state: { lastId: string | undefined }, m: EventSourceMessage): Promise<void> {
   // As in EventSource: an event without an id keeps the last one.
   const id = m.id ?? state.lastId;
-  const fallbackKey = `${id ?? ''}|${digest(m.data)}`;
+  // Only events without an id of their own need it: hashing every event's data would cost more than
+  // the rest of its handling.
+  let fallback: string | undefined;
+  const fallbackKey = () => (fallback ??= `${id ?? ''}|${digest(m.data)}`);
   if (Buffer.byteLength(m.data) > spec.maxEventBytes) {
-    await ctx.output.deadLetter('oversized', `the event is larger than maxEventBytes (${spec.maxEventBytes})`, m.data, fallbackKey);
+    await ctx.output.deadLetter('oversized', `the event is larger than maxEventBytes (${spec.maxEventBytes})`, m.data, fallbackKey());
   } else {
     let data: unknown;
     let parsed = true;
@@ -142,10 +145,10 @@ async function handle(spec: SseSourceSpec, ctx: SourceContext, seen: SeenKeys, s
       data = JSON.parse(m.data);
     } catch (err) {
       parsed = false;
-      await ctx.output.deadLetter('malformed-json', `the event's data is not JSON: ${(err as Error).message}`, m.data, fallbackKey);
+      await ctx.output.deadLetter('malformed-json', `the event's data is not JSON: ${(err as Error).message}`, m.data, fallbackKey());
     }
     if (parsed && (typeof data !== 'object' || data === null || Array.isArray(data))) {
-      await ctx.output.deadLetter('not-an-object', `the event's data is ${data === null ? 'null' : Array.isArray(data) ? 'an array' : typeof data}, not a JSON object`, m.data, fallbackKey);
+      await ctx.output.deadLetter('not-an-object', `the event's data is ${data === null ? 'null' : Array.isArray(data) ? 'an array' : typeof data}, not a JSON object`, m.data, fallbackKey());
     } else if (parsed) {
       await publishEvent(spec, ctx, seen, data as SourceRecord, m.id, fallbackKey);
     }
@@ -153,11 +156,11 @@ async function handle(spec: SseSourceSpec, ctx: SourceContext, seen: SeenKeys, s
   state.lastId = id;
 }
 
-async function publishEvent(spec: SseSourceSpec, ctx: SourceContext, seen: SeenKeys, data: SourceRecord, id: string | undefined, fallbackKey: string): Promise<void> {
+async function publishEvent(spec: SseSourceSpec, ctx: SourceContext, seen: SeenKeys, data: SourceRecord, id: string | undefined, fallbackKey: () => string): Promise<void> {
   let key: string;
   let event: string | undefined;
   try {
-    key = spec.dedupeKey(data, id) ?? fallbackKey;
+    key = spec.dedupeKey(data, id) ?? fallbackKey();
     if (seen.has(key)) {
       ctx.output.duplicate();
       return;
@@ -165,7 +168,7 @@ async function publishEvent(spec: SseSourceSpec, ctx: SourceContext, seen: SeenK
     // Serialized here: an event JSON cannot write (a BigInt, a cycle) is this event's problem.
     event = JSON.stringify(spec.toEvent(data, id));
   } catch (err) {
-    await ctx.output.deadLetter('source-map-failed', `toEvent failed: ${(err as Error).message}`, JSON.stringify(data), fallbackKey);
+    await ctx.output.deadLetter('source-map-failed', `toEvent failed: ${(err as Error).message}`, JSON.stringify(data), fallbackKey());
     return;
   }
   if (event === undefined) return;
