@@ -5,6 +5,7 @@
 // release it stops the loop, waits for what was published, checkpoints and gives the lease up, so
 // the next owner starts at once.
 import { isShardflowError } from '../common/errors.ts';
+import { truncateForLog } from '../common/header-value.ts';
 import type { Logger } from '../common/logger.ts';
 import { metrics } from '../common/metrics.ts';
 import type { SourceUnitId } from '../common/names.ts';
@@ -66,7 +67,9 @@ export class SourceRunner {
 
   stats(): SourceStats {
     const p = this.position;
-    return { records: this.baseRecords + (this.output?.acknowledged ?? 0), position: p ? describePosition(this.spec.kind, p) : 'starting', lastError: this.lastError };
+    // Cut to what the coordinator accepts in a heartbeat (coordinator/protocol.ts): a longer error
+    // must not make the whole heartbeat, and so the worker, look invalid.
+    return { records: this.baseRecords + (this.output?.acknowledged ?? 0), position: truncateForLog(p ? describePosition(this.spec.kind, p) : 'starting', 300), lastError: this.lastError === null ? null : truncateForLog(this.lastError, 300) };
   }
 
   /** Stops the loop; with `release`, checkpoints what was published and gives the lease up. */
