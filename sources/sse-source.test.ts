@@ -12,7 +12,7 @@ import { recentChangeSource } from '../jobs/examples/wikimedia-edits.ts';
 import { AsyncPublisher } from '../nats/async-publisher.ts';
 import { ensureJobTopology, openBucket } from '../nats/topology.ts';
 import { readStream, startTestNats, waitFor, type TestNats } from '../test/cluster-harness.ts';
-import { recordedChanges, resumeIndex, sseFixture, startReplayServer, streamEvents, type ReplayServer } from '../test/replay-server.ts';
+import { recordedChanges, resumeIndex, sseBlock, sseFixture, startReplayServer, streamEvents, type ReplayServer } from '../test/replay-server.ts';
 import { SourceRunner } from './source-runner.ts';
 import { withUrl, type SseSourceSpec } from './source-spec.ts';
 
@@ -28,7 +28,7 @@ const runners: SourceRunner[] = [];
 beforeAll(async () => {
   nats = await startTestNats();
   const jsm = await jetstreamManager(nats.nc);
-  for (const job of ['wiki-cut', 'wiki-faults']) await ensureJobTopology(nats.nc, jsm, job, { replicas: 1 });
+  for (const job of ['wiki-cut', 'wiki-faults', 'wiki-oversized']) await ensureJobTopology(nats.nc, jsm, job, { replicas: 1 });
   store = new KvCheckpointStore(await openBucket(nats.nc, CHECKPOINTS_BUCKET, 1), jsm, CHECKPOINTS_BUCKET, 512 * 1024);
   publisher = new AsyncPublisher(nats.nc);
 });
@@ -102,6 +102,33 @@ describe('the server-sent events source', () => {
 
     expect(api.requests[3]!.headers['last-event-id']).toBe(EVENTS[59]!.id);
     expect((await ingested(id.job)).sort(byId)).toEqual(expected.sort(byId));
+  });
+
+  it('skips an event larger than maxEventBytes, whole or cut across reads, dead-letters its beginning and reads on without reconnecting', async () => {
+    const big = (n: number) => ({ id: `big-${n}`, data: JSON.stringify({ meta: { id: `big-${n}`, domain: 'en.wikipedia.org' }, wiki: 'enwiki', type: 'edit', bot: false, timestamp: 1733389200, comment: 'x'.repeat(10_000) }) });
+    const normal = EVENTS.slice(0, 30);
+    const api = await server(async (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const text = (events: readonly { id: string; data: string }[]) => events.map(sseBlock).join('');
+      // One read holding events, a whole oversized event and more events; then one cut in two reads.
+      await new Promise<void>((r) => res.write(text([...normal.slice(0, 10), big(1), ...normal.slice(10, 20)]), () => r()));
+      await new Promise((r) => setTimeout(r, 50));
+      const second = sseBlock(big(2));
+      await new Promise<void>((r) => res.write(second.slice(0, 6_000), () => r()));
+      await new Promise((r) => setTimeout(r, 50));
+      res.write(second.slice(6_000) + text(normal.slice(20)));
+    });
+    const id = { job: 'wiki-oversized', source: 'recentchange' };
+    run(id, { ...withUrl(recentChangeSource, `${api.url}/v2/stream/recentchange`), maxEventBytes: 4_096, minBackoffMs: 20, maxBackoffMs: 200 });
+    const expected = recordedChanges(normal);
+    await waitFor(async () => (await ingested(id.job)).length >= expected.length, 20_000, `${expected.length} changes`);
+
+    expect((await ingested(id.job)).sort(byId)).toEqual(expected.sort(byId));
+    expect(api.requests.length).toBe(1);
+    const dlq = await readStream(nats.nc, deadLetterStream(id.job));
+    expect(dlq.map((m) => m.headers['Shardflow-Reason'])).toEqual(['oversized', 'oversized']);
+    // Kept: the event's beginning (its data, or its raw text when the parser gave up on it).
+    expect(dlq.map((m) => /big-\d/.exec(new TextDecoder().decode(m.data))?.[0]).sort()).toEqual(['big-1', 'big-2']);
   });
 });
 

@@ -100,18 +100,47 @@ async function readConnection(
     });
     const decoder = new TextDecoder();
     const reader = res.body!.getReader();
+    // An event larger than maxEventBytes is skipped, not waited on: the text is fed one event at a
+    // time (cut after each blank line), so when the parser gives up on one, the skipped text is that
+    // event alone; what follows its closing blank line is parsed afresh.
+    let skipping: { head: string; tail: string } | undefined;
     for (;;) {
       const { value, done } = await reader.read();
       if (done) break;
       armIdle();
-      parser.feed(decoder.decode(value, { stream: true }));
-      if (overflow) {
-        await reader.cancel().catch(() => {});
-        return { events, outcome: 'too-large', message: `an event or line is larger than maxEventBytes (${spec.maxEventBytes})` };
+      const text = decoder.decode(value, { stream: true });
+      let at = 0;
+      if (skipping) {
+        // The oversized event ends at the first blank line, which may straddle two chunks.
+        const joined = skipping.tail + text;
+        const end = blankLineEnd(joined, 0);
+        if (end < 0) {
+          skipping.tail = joined.slice(-3);
+          continue;
+        }
+        at = end - skipping.tail.length;
+        await skipOversized(spec, ctx, state, skipping.head);
+        skipping = undefined;
+        parser.reset();
       }
-      for (const m of queue.splice(0)) {
-        await handle(spec, ctx, seen, state, m);
-        events++;
+      while (at < text.length) {
+        const end = blankLineEnd(text, at);
+        const piece = text.slice(at, end < 0 ? text.length : end);
+        at = end < 0 ? text.length : end;
+        parser.feed(piece);
+        // Handled at once, so that a skipped event is known by the id of the one before it.
+        for (const m of queue.splice(0)) {
+          await handle(spec, ctx, seen, state, m);
+          events++;
+        }
+        if (!overflow) continue;
+        overflow = false;
+        if (end >= 0) {
+          await skipOversized(spec, ctx, state, piece.slice(0, 4_096));
+          parser.reset();
+        } else {
+          skipping = { head: piece.slice(0, 4_096), tail: piece.slice(-3) };
+        }
       }
       if (Date.now() - state.committedAt >= spec.checkpointIntervalMs) await checkpoint(ctx, seen, state);
     }
@@ -127,6 +156,21 @@ async function readConnection(
     clearTimeout(timer);
     ctx.signal.removeEventListener('abort', stop);
   }
+}
+
+const BLANK_LINE = /\r?\n\r?\n|\r\r/g;
+
+/** Index just after the first blank line (an event's end) in `text` from `from`, or -1. */
+function blankLineEnd(text: string, from: number): number {
+  BLANK_LINE.lastIndex = from;
+  const match = BLANK_LINE.exec(text);
+  return match ? match.index + match[0].length : -1;
+}
+
+/** An event over maxEventBytes: dead-lettered with its first bytes (its id, if any, is lost with it:
+ *  the position stays at the event before, and a replay skips it again). */
+async function skipOversized(spec: SseSourceSpec, ctx: SourceContext, state: { lastId: string | undefined }, head: string): Promise<void> {
+  await ctx.output.deadLetter('oversized', `an event larger than maxEventBytes (${spec.maxEventBytes}) was skipped; its first ${head.length} characters are kept`, head, `${state.lastId ?? ''}|oversized|${digest(head)}`);
 }
 
 async function handle(spec: SseSourceSpec, ctx: SourceContext, seen: SeenKeys, state: { lastId: string | undefined }, m: EventSourceMessage): Promise<void> {
