@@ -65,7 +65,7 @@ export interface SseSourceInput extends CommonSourceInput {
   idleTimeout?: Duration;
   /** Longest wait for the response headers. Default 10s. */
   connectTimeout?: Duration;
-  /** Larger events are dead-lettered; a line larger than this ends the connection. Default 1 MiB. */
+  /** Larger events are skipped and dead-lettered with their first 4 KiB; the stream goes on. Default 1 MiB. */
   maxEventBytes?: number;
   /** ms between checkpoints of the position (the last event id acknowledged). Default 1s. */
   checkpointInterval?: Duration;
