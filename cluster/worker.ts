@@ -18,12 +18,15 @@ import {
   COORDINATION_BUCKET,
   describeCheckpointed,
   formatPartitionId,
+  formatSourceUnitId,
   ingestStream,
   partitionId,
   workerKey,
   type PartitionId,
   type RouterId,
+  type SourceUnitId,
 } from '../common/names.ts';
+import { SourceRunner } from '../sources/index.ts';
 import { connectNats, type NatsAccess } from '../nats/connect.ts';
 import { ACTOR_RESTARTS, MEMORY_CHECK_MS, RELEASE_TIMEOUT_MS, ROUTER_RESTART_MS, WORKER_TICK_MS } from '../common/timing.ts';
 import type { PartitionStats, WorkerHeartbeat } from '../coordinator/protocol.ts';
@@ -67,6 +70,8 @@ export class Worker {
   private readonly partitions = new Map<string, { id: PartitionId; ref: ActorRef<PartitionMessage> }>();
   private readonly sinks = new Map<string, Sink>();
   private readonly routers = new Map<string, { id: RouterId; ref: ActorRef<RouterMessage> }>();
+  /** Sources this worker runs, by "job/name". */
+  private readonly sourceRunners = new Map<string, SourceRunner>();
   private readonly timers: ReturnType<typeof setInterval>[] = [];
   private follower: AssignmentFollower | undefined;
   private coordination: KV | undefined;
@@ -150,6 +155,12 @@ export class Worker {
           owned: () => [...this.partitions.values()].map((p) => p.id),
           start: (p) => this.assign(p.job, [p.index]),
           release: (p) => this.release(p.job, p.index),
+          sources: {
+            declared: this.options.jobs.flatMap((j) => j.sources.map((src) => formatSourceUnitId({ job: j.name, source: src.name }))),
+            owned: () => [...this.sourceRunners.keys()],
+            start: (id) => this.startSource(id),
+            release: (id) => this.releaseSource(id),
+          },
         },
         this.options.log,
       );
@@ -163,7 +174,7 @@ export class Worker {
       id: this.id,
       at: Date.now(),
       // A statically assigned worker announces no jobs, so the leader never assigns it anything.
-      jobs: this.options.mode === 'coordinated' ? this.options.jobs.map((j) => ({ name: j.name, partitions: j.partitions })) : [],
+      jobs: this.options.mode === 'coordinated' ? this.options.jobs.map((j) => ({ name: j.name, partitions: j.partitions, ...(j.sources.length > 0 ? { sources: j.sources.map((src) => src.name) } : {}) })) : [],
       owned,
       lag: Object.fromEntries(owned.map((k) => [k, this.lag.get(k) ?? 0])),
       metricsPort: this.options.metricsPort,
@@ -173,6 +184,7 @@ export class Worker {
       pid: process.pid,
       rssBytes: process.memoryUsage.rss(),
       stats: Object.fromEntries(owned.flatMap((k) => (this.stats.has(k) ? [[k, this.stats.get(k)!]] : []))),
+      ...(this.sourceRunners.size > 0 ? { sources: Object.fromEntries([...this.sourceRunners].map(([name, r]) => [name, r.stats()])) } : {}),
     };
     await this.coordination.put(workerKey(this.id), JSON.stringify(hb)).catch(() => {});
   }
@@ -292,6 +304,46 @@ export class Worker {
     return (entry?.entry.seq ?? 0) >= last;
   }
 
+  /** Starts running a source of a job (it resumes from its checkpoint, fencing any previous owner). */
+  startSource(id: SourceUnitId): void {
+    const name = formatSourceUnitId(id);
+    const spec = this.options.jobs.find((j) => j.name === id.job)?.sources.find((src) => src.name === id.source);
+    if (!spec) throw new ShardflowError('JOB_UNKNOWN', `worker ${this.id} runs no source ${name}`);
+    if (this.sourceRunners.has(name) || this.closing) return;
+    const runner = new SourceRunner(id, spec, {
+      store: this.store,
+      publisher: this.publisher,
+      workerId: this.id,
+      maxPayload: this.nc.info?.max_payload ?? 1024 * 1024,
+      log: this.options.log,
+      onFenced: () => {
+        // Forgotten: the next reconcile of the assignment claims it afresh if it is still this worker's.
+        if (this.sourceRunners.get(name) === runner) {
+          this.sourceRunners.delete(name);
+          metrics.sourcesOwned.dec({ job: id.job });
+        }
+      },
+    });
+    this.sourceRunners.set(name, runner);
+    metrics.sourcesOwned.inc({ job: id.job });
+    runner.start();
+  }
+
+  /** Stops a source after a last checkpoint and gives its lease up (a graceful hand-off). */
+  async releaseSource(id: SourceUnitId): Promise<void> {
+    const name = formatSourceUnitId(id);
+    const runner = this.sourceRunners.get(name);
+    if (!runner) return;
+    this.sourceRunners.delete(name);
+    metrics.sourcesOwned.dec({ job: id.job });
+    await runner.stop(true);
+  }
+
+  /** Sources this worker runs, as "job/name". */
+  get ownedSources(): string[] {
+    return [...this.sourceRunners.keys()];
+  }
+
   /** Checkpoints and releases one partition, then stops its actor (a graceful hand-off). */
   async release(jobName: string, index: number): Promise<CheckpointReport | undefined> {
     const id = partitionId(jobName, index);
@@ -313,6 +365,7 @@ export class Worker {
     this.closing = true;
     for (const t of this.timers) clearInterval(t);
     this.follower?.stop();
+    await Promise.all([...this.sourceRunners.values()].map((r) => this.releaseSource(r.id)));
     const reports = await Promise.all(
       [...this.partitions.values()].map(({ id }) =>
         this.release(id.job, id.index).catch((err: unknown) => {

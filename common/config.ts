@@ -69,6 +69,23 @@ export const configSchema = z.strictObject({
     .pipe(sinkSpecSchema)
     .optional()
     .describe('JSON sink spec that replaces the sink of every job this worker runs (e.g. MongoDB in docker-compose)'),
+  SOURCE_URLS: z
+    .string()
+    .transform((text, ctx) => {
+      const urls: Record<string, string> = {};
+      for (const item of text.split(',').map((t) => t.trim()).filter(Boolean)) {
+        const match = /^([a-z][a-z0-9-]*\/[a-z][a-z0-9-]*)=(https?:\/\/\S+)$/.exec(item);
+        if (!match) {
+          ctx.addIssue({ code: 'custom', message: `"${item}" must be job/source=url, e.g. crypto-prices/coincap=http://127.0.0.1:8080/v2/assets` });
+          return z.NEVER;
+        }
+        urls[match[1]!] = match[2]!;
+      }
+      return urls;
+    })
+    .optional()
+    .describe('where sources read from instead of the URL their job declares, comma-separated job/source=url (e.g. a mirror or a recorded-fixture server)'),
+  SOURCES: z.enum(['on', 'off']).default('on').describe("'off': this worker runs none of its jobs' sources (events come from producers only, as in tests of generated input)"),
 }).superRefine((c, ctx) => {
   const problem = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
   if (c.NATS_USER !== undefined && c.NATS_PASSWORD === undefined) problem('NATS_PASSWORD', 'is required with SHARDFLOW_NATS_USER');

@@ -27,6 +27,9 @@ export interface ClusterStatus {
     full: boolean;
   }[];
   partitions: PartitionStatus[];
+  /** Each job's live sources (sources/): who runs it, where it is, events it stored, its last error
+   *  (position, records and last_error as its owner last reported them; null without a live owner). */
+  sources: { job: string; source: string; owner: string | null; position: string | null; records: number | null; last_error: string | null }[];
   /** Jobs registered by their workers (coordinator/job-registry.ts), with whether they are paused. */
   jobs: (JobRecord & { paused: boolean; paused_by: string | null })[];
   /** The assignment in force: its leader's term and its version (grows with every rebalance). */
@@ -152,6 +155,13 @@ export async function statusOver(nc: NatsConnection, config: Pick<Config, 'REPLI
     partitions: Object.entries(assignment?.owners ?? {})
       .sort(([a], [b]) => (a < b ? -1 : 1))
       .flatMap(([job, owners]) => owners.map((owner, index) => partition(job, index, owner))),
+    sources: Object.entries(assignment?.sources ?? {})
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([id, owner]) => {
+        const [job = id, source = ''] = id.split('/');
+        const reported = owner ? workers.find((w) => w.id === owner && now - w.at < timeout)?.sources?.[id] : undefined;
+        return { job, source, owner, position: reported?.position ?? null, records: reported?.records ?? null, last_error: reported?.lastError ?? null };
+      }),
     jobs: registered.map((j) => ({ ...j, paused: paused.has(j.name), paused_by: paused.get(j.name)?.by ?? null })),
     assignment: assignment ? { term: assignment.term, version: assignment.version } : null,
   };

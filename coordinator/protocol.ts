@@ -4,7 +4,7 @@
 
 import type { KV } from '@nats-io/kv';
 import { z } from 'zod';
-import { JOB_NAME_PATTERN, LEADER_KEY } from '../common/names.ts';
+import { JOB_NAME_PATTERN, LEADER_KEY, SOURCE_NAME_PATTERN } from '../common/names.ts';
 
 /** `leader` — written by the leader (create or compare-and-set), read by coordinators, workers and
  *  `status`. The term grows by one at every change of leader. It is never deleted: a leader that
@@ -35,6 +35,10 @@ export interface AssignmentRecord {
   /** Partitions moving away from a live worker: "job/p" -> previous owner. The new owner waits for
    *  that owner to checkpoint and release the partition (up to a timeout) before it takes it. */
   handoffs: Record<string, string>;
+  /** sources["job/name"] = worker id, or null when no live worker can run it (absent: no sources). */
+  sources?: Record<string, string | null>;
+  /** Sources moving away from a live worker: "job/name" -> previous owner (as `handoffs`). */
+  sourceHandoffs?: Record<string, string>;
   writtenAt: number;
 }
 
@@ -43,8 +47,8 @@ export interface AssignmentRecord {
 export interface WorkerHeartbeat {
   id: string;
   at: number;
-  /** The jobs it can run, with their partition counts. */
-  jobs: { name: string; partitions: number }[];
+  /** The jobs it can run, with their partition counts and the names of their sources. */
+  jobs: { name: string; partitions: number; sources?: string[] }[];
   /** Partitions it runs now, as "job/p". */
   owned: string[];
   /** Unprocessed messages per owned partition, "job/p" -> count. */
@@ -59,6 +63,8 @@ export interface WorkerHeartbeat {
   rssBytes?: number;
   /** Figures of each owned partition, "job/p" -> stats (the console's partition tables). */
   stats?: Record<string, PartitionStats>;
+  /** The sources it runs, "job/name" -> what `status` shows of them. */
+  sources?: Record<string, { records: number; position: string; lastError: string | null }>;
 }
 
 /** A partition's figures as its owner announces them. Counts are since the partition started on
@@ -94,7 +100,7 @@ const MAX_PARTITIONS = 1024;
 const workerHeartbeatSchema = z.object({
   id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
   at: z.number().finite(),
-  jobs: z.array(z.object({ name: z.string().regex(JOB_NAME_PATTERN), partitions: z.number().int().min(1).max(MAX_PARTITIONS) })).max(64),
+  jobs: z.array(z.object({ name: z.string().regex(JOB_NAME_PATTERN), partitions: z.number().int().min(1).max(MAX_PARTITIONS), sources: z.array(z.string().regex(SOURCE_NAME_PATTERN)).max(64).optional() })).max(64),
   owned: z.array(z.string().max(128)).max(MAX_PARTITIONS * 64),
   lag: z.record(z.string().max(128), z.number().finite().min(0)),
   metricsPort: z.number().int().min(0).max(65535),
@@ -117,6 +123,7 @@ const workerHeartbeatSchema = z.object({
       }),
     )
     .optional(),
+  sources: z.record(z.string().max(128), z.object({ records: z.number().finite().min(0), position: z.string().max(400), lastError: z.string().max(600).nullable() })).optional(),
 });
 
 /** The heartbeat stored under `workers.<keyId>`, or why it is not one. */

@@ -91,12 +91,12 @@ describe('the container image', () => {
     expect(missing.every((f) => f.startsWith('batch/'))).toBe(true);
     expect(missing).toContain('batch/lake-folder.ts');
 
-    // The allow-list this replaced: every command failed on the folders it forgot (and on console/
-    // and schema/, which came after it).
+    // The allow-list this replaced: every command failed on the folders it forgot (and on console/,
+    // schema/ and sources/, which came after it).
     const old = readDockerfile(ALLOW_LIST_DOCKERFILE);
     const oldMissing = missingFromImage(needs.files, imageFiles(context, old.copies), '/app/');
-    for (const folder of ['batch', 'chaos', 'nats', 'task', 'console', 'schema']) expect(oldMissing.some((f) => f.startsWith(`${folder}/`)), folder).toBe(true);
-    expect(oldMissing.filter((f) => !/^(batch|chaos|nats|task|console|schema)\//.test(f))).toEqual([]);
+    for (const folder of ['batch', 'chaos', 'nats', 'task', 'console', 'schema', 'sources']) expect(oldMissing.some((f) => f.startsWith(`${folder}/`)), folder).toBe(true);
+    expect(oldMissing.filter((f) => !/^(batch|chaos|nats|task|console|schema|sources)\//.test(f))).toEqual([]);
   });
 
   it('places files as COPY does: folder contents into the destination, files into a folder destination', () => {

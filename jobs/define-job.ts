@@ -10,6 +10,7 @@ import type { Random } from '../common/random.ts';
 import type { AnyAggregate } from '../engine/aggregate.ts';
 import type { WindowSpec } from '../engine/window.ts';
 import { sinkSpecSchema, type SinkSpec, type SinkSpecInput } from '../common/sink-spec.ts';
+import { sourceListProblems, type SourceSpec } from '../sources/source-spec.ts';
 
 export interface JobDefinition<E> {
   /** Lowercase letters, digits and dashes; names subjects, buckets and result keys. */
@@ -66,6 +67,9 @@ export interface JobDefinition<E> {
   retention?: Partial<Record<keyof JobRetention, Partial<StreamRetentionInput>>>;
   /** Seeded generator of raw JSON events for demos, benchmarks and tests (dirty ones included). */
   generate?: (random: Random, index: number, startTime: number) => string;
+  /** Live inputs run inside the cluster, each by one worker at a time (sources/): made with
+   *  httpPollSource(...) or sseSource(...). Default none: events come from producers. */
+  sources?: readonly SourceSpec[];
 }
 
 /** What one event, and one partition's state, may take. Events beyond a limit are dead-lettered with
@@ -172,6 +176,8 @@ export interface Job<E = unknown> {
   readonly limits: JobLimits;
   readonly retention: JobRetention;
   readonly generate: ((random: Random, index: number, startTime: number) => string) | undefined;
+  /** Live sources of the job (none: fed by producers only). */
+  readonly sources: readonly SourceSpec[];
   /** The file the job was loaded from (jobs/catalog.ts loadJob); undefined for a shipped job. */
   readonly module?: string;
 }
@@ -230,6 +236,8 @@ export function defineJob<S extends z.ZodType>(def: JobDefinition<z.output<S>> &
   if (format === 'avro' && !/^[A-Za-z0-9._-]{1,255}$/.test(avroSubject)) problems.push(`avro.subject ${JSON.stringify(avroSubject)} must be 1-255 letters, digits, ".", "_" or "-"`);
   const keyOf = keyFunction(def.key, problems);
   const timeOf = fieldOrFunction(def.eventTime, 'eventTime', problems);
+  const sources = def.sources ?? [];
+  problems.push(...sourceListProblems(sources));
 
   if (problems.length > 0) {
     throw new ShardflowError('JOB_INVALID', `job "${String(def.name)}" is invalid:\n  - ${problems.join('\n  - ')}`);
@@ -254,6 +262,7 @@ export function defineJob<S extends z.ZodType>(def: JobDefinition<z.output<S>> &
     limits,
     retention,
     generate: def.generate,
+    sources,
   };
 }
 

@@ -6,6 +6,7 @@
 //                  "rss_bytes", "full"}],
 //     "partitions": [{"job", "partition", "owner", "lag", "events", "watermark", "checkpoint_at",
 //                     "checkpoint_bytes", "restarts", "keys", "windows"}],
+//     "sources": [{"job", "source", "owner", "position", "records", "last_error"}],
 //     "jobs": [{"name", "description", "partitions", "module"?, "window", "aggregates", "sink",
 //               "registeredAt", "paused", "paused_by"}],
 //     "assignment": {"term", "version"} | null,
@@ -21,7 +22,7 @@ import { natsAccess } from '../../nats/connect.ts';
 export const STATUS_HELP = `Usage: shardflow status [--json]
 
 Shows the leader and its term, the coordinators, every worker (alive, partitions, last heartbeat),
-every partition (owner, lag), and storage: each stream and bucket of shardflow (input, ingest, dead
+every partition (owner, lag), every source (owner, position, records, last error), and storage: each stream and bucket of shardflow (input, ingest, dead
 letters, late events, results, checkpoints, coordination) with its size against its limit, messages
 and max age, and the JetStream store (used, and reserved by the streams' limits). --json prints it as
 one JSON object (a stable shape for scripts).`;
@@ -45,6 +46,13 @@ export async function statusCommand(options: { json: boolean }, config: Config):
   for (const p of s.partitions) byJob.set(p.job, [...(byJob.get(p.job) ?? []), p]);
   for (const [job, parts] of byJob) {
     lines.push(`  ${job}: ${parts.map((p) => `${p.partition}:${p.owner ?? '-'}${p.lag ? `(lag ${p.lag})` : ''}`).join(' ')}`);
+  }
+  if (s.sources.length > 0) {
+    lines.push('sources:');
+    for (const src of s.sources) {
+      lines.push(`  ${`${src.job}/${src.source}`.padEnd(30)} ${(src.owner ?? 'unassigned').padEnd(20)} ${src.records === null ? '' : `${src.records.toLocaleString('en-US')} records  `}${src.position ?? ''}`.trimEnd());
+      if (src.last_error) lines.push(`    last error: ${src.last_error}`);
+    }
   }
   if (s.storage) lines.push('storage:', ...storageLines(s.storage));
   process.stdout.write(lines.join('\n') + '\n');
