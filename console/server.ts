@@ -102,7 +102,7 @@ export async function startConsoleServer(view: ClusterView, config: Config, log:
         watermark_delay_ms: p.watermark === null ? null : at - p.watermark,
         checkpoint_age_ms: p.checkpoint_at === null ? null : at - p.checkpoint_at,
       }));
-    return { job: record, at, partitions, series: view.series.of(job), ...sideCounts(job) };
+    return { job: record, at, partitions, sources: status.sources.filter((x) => x.job === job), series: view.series.of(job), ...sideCounts(job) };
   });
 
   app.get('/api/jobs/:job/results', async (req) => {

@@ -175,6 +175,14 @@ const pages = {
       h('div', { class: 'row' },
         h('div', {}, h('h2', {}, 'Dead letters by reason'), bars(j.dead_letters)),
         h('div', {}, h('h2', {}, 'Late events by reason'), bars(j.late))),
+      j.sources.length ? h('h2', {}, 'Live sources') : null,
+      j.sources.length ? table([
+        { label: 'source', value: (r) => r.source },
+        { label: 'owner', value: (r) => r.owner ?? 'none', cls: (r) => (r.owner ? '' : 'bad') },
+        { label: 'records', value: (r) => fmt.n(r.records), num: true },
+        { label: 'position', value: (r) => r.position ?? '–' },
+        { label: 'last error', value: (r) => r.last_error ?? '', cls: (r) => (r.last_error ? 'bad' : '') },
+      ], j.sources) : null,
       h('h2', {}, 'Partitions'),
       table([
         { label: '#', value: (r) => r.partition, num: true },
