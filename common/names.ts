@@ -152,6 +152,17 @@ export function deadLetterSubjects(job: string): string {
   return `shardflow.dlq.${job}.>`;
 }
 
+/** Who wrote a dead letter or late event, from its subject: the partition's number, `i` for the
+ *  ingest routers, `s-<name>` for a source. */
+export function sideOutputSource(subject: string): string {
+  return subject.split('.')[3] ?? '?';
+}
+
+/** Whether a dead letter is a result row a sink refused (`<partition>.r.<digest>`), not an event. */
+export function isRejectedRowSubject(subject: string): boolean {
+  return subject.split('.')[4] === 'r';
+}
+
 /** Late events (the side output of the window operators), keyed by event position like dead letters. */
 export function lateStream(job: string): string {
   return `shardflow-${job}-late`;

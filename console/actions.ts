@@ -5,7 +5,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ShardflowError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
-import { COORDINATION_BUCKET, deadLetterStream, ingestSubject, LOCAL_CONTROL_SUBJECT } from '../common/names.ts';
+import { COORDINATION_BUCKET, deadLetterStream, ingestSubject, isRejectedRowSubject, LOCAL_CONTROL_SUBJECT } from '../common/names.ts';
 import type { LocalControlReply, LocalControlRequest } from '../cluster/local-control.ts';
 import { readJob, setPaused } from '../coordinator/job-registry.ts';
 import { openBucket } from '../nats/topology.ts';
@@ -89,7 +89,7 @@ export class ConsoleActions {
         continue;
       }
       // `<partition>.r.<digest>`: a result row the sink refused, not an event of the input.
-      if (m.subject.split('.')[4] === 'r') {
+      if (isRejectedRowSubject(m.subject)) {
         skipped.push({ seq, why: 'a result row the sink refused, not an input event' });
         continue;
       }

@@ -16,15 +16,25 @@ export interface ChaosRunSummary {
   html: boolean;
 }
 
-/** Run folders are named by `shardflow chaos`; anything else (a path) is refused. */
-const RUN_ID = /^[a-z0-9][a-z0-9-]{0,100}$/;
+/** Run folders are named by `shardflow chaos`: `<scenario>-<ISO time with - for : and .>`, e.g.
+ *  kill-workers-2026-12-05T00-12-04-123Z; anything else (a path) is refused. */
+const RUN_ID = /^[a-z0-9][a-z0-9-]{0,60}-\d{4}-\d{2}-\d{2}T[0-9-]{8,12}Z$/;
+
+/** The time a run folder's name ends with, for ordering without reading its report. */
+function stampOf(id: string): string {
+  return /\d{4}-\d{2}-\d{2}T[0-9-]+Z$/.exec(id)?.[0] ?? '';
+}
 
 export function listChaosRuns(dataDir: string, limit = 200): ChaosRunSummary[] {
   const root = join(dataDir, 'chaos');
   if (!existsSync(root)) return [];
   const out: ChaosRunSummary[] = [];
-  for (const id of readdirSync(root)) {
-    if (!RUN_ID.test(id)) continue;
+  // Newest first by the folder name, so only `limit` reports are read however many runs there are.
+  const ids = readdirSync(root)
+    .filter((id) => RUN_ID.test(id))
+    .sort((a, b) => (stampOf(a) < stampOf(b) ? 1 : -1))
+    .slice(0, limit);
+  for (const id of ids) {
     const file = join(root, id, 'report.json');
     if (!existsSync(file)) continue;
     try {
@@ -45,7 +55,7 @@ export function listChaosRuns(dataDir: string, limit = 200): ChaosRunSummary[] {
       // A report being written, or from another version: left out.
     }
   }
-  return out.sort((a, b) => (a.startedAt < b.startedAt ? 1 : -1)).slice(0, limit);
+  return out.sort((a, b) => (a.startedAt < b.startedAt ? 1 : -1));
 }
 
 /** The HTML report of a run, or undefined. */

@@ -35,6 +35,8 @@ export class ClusterView {
   readonly series = new JobSeries();
   readonly results: ResultsFeed;
   private reading: Reading | undefined;
+  /** The last leader seen, across readings without one: a failover is told as one. */
+  private lastLeader: ClusterStatus['leader'] = null;
   private streams: StreamView[] = [];
   private readonly side = new Map<string, { dead: SideOutputIndex; late: SideOutputIndex }>();
   private readonly listeners = new Set<(n: ViewNotice) => void>();
@@ -110,24 +112,27 @@ export class ClusterView {
   private async guarded(name: string, work: () => Promise<void>, periodMs: number): Promise<void> {
     if (this.busy.has(name)) return;
     this.busy.add(name);
+    // The loop is free again only when the work itself has ended, even past the time limit: two runs
+    // of it at once would index the same dead letters twice.
+    const running = work().finally(() => this.busy.delete(name));
     try {
-      await within(Math.max(5_000, 5 * periodMs), work(), `reading the ${name}`);
+      await within(Math.max(5_000, 5 * periodMs), running, `reading the ${name}`);
       this.lastProblem.delete(name);
     } catch (err) {
       // NATS fails over or a bucket is being created: the next run tries again.
       const problem = (err as Error).message;
       if (problem !== this.lastProblem.get(name)) this.log.warn({ err: problem }, `console: ${name} not read`);
       this.lastProblem.set(name, problem);
-    } finally {
-      this.busy.delete(name);
     }
   }
 
   private async refresh(): Promise<void> {
     const at = Date.now();
     const status = await statusOver(this.nc, this.config);
+    if (this.reading && at < this.reading.at) return; // a reading that took longer than a later one
     const rates = eventRates(this.reading, { at, status });
-    const events = timelineDiff(this.reading?.status, status, at);
+    const events = timelineDiff(this.reading?.status, status, at, this.lastLeader);
+    if (status.leader) this.lastLeader = status.leader;
     this.reading = { at, status, rates };
     const jobs = new Set(status.jobs.map((j) => j.name));
     for (const j of status.jobs) {

@@ -132,7 +132,7 @@ describe('the web console', () => {
     await ours.first().click();
     await waitFor(async () => (await page.locator('#payload').textContent())!.includes('onerror=window.__pwned'), 10_000, 'its payload shown');
     expect(await page.locator('#payload').textContent()).toContain('Shardflow-Reason: malformed-json');
-    expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+    expect(await page.evaluate(() => (globalThis as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
     expect(await hostileRow.isVisible()).toBe(true);
     await page.screenshot({ path: join(shots, 'dead-letters.png') });
 
@@ -154,7 +154,7 @@ describe('the web console', () => {
     const shown = async () => (await leaderCard.textContent()) ?? '';
     await waitFor(async () => /^c\d$/.test(await shown()), 10_000, 'a leader on the page');
     const before = await shown();
-    await page.evaluate(() => ((window as unknown as { marker: number }).marker = 1));
+    await page.evaluate(() => ((globalThis as unknown as { marker: number }).marker = 1));
     const kill = spawnSync(process.execPath, [join(ROOT, 'bin', 'shardflow.mjs'), 'kill', 'leader'], { env, encoding: 'utf8' });
     expect(kill.status, kill.stderr).toBe(0);
     const killedAt = Date.now();
@@ -177,7 +177,7 @@ describe('the web console', () => {
     );
     process.stdout.write(`kill leader: new leader elected after ${electedAt - killedAt} ms, on the page after ${shownAt - killedAt} ms\n`);
     expect(shownAt - electedAt).toBeLessThan(5_000);
-    expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(1);
+    expect(await page.evaluate(() => (globalThis as unknown as { marker?: number }).marker)).toBe(1);
     await waitFor(async () => (await page.locator('#timeline li', { hasText: 'took over' }).count()) > 0, 10_000, 'the failover in the timeline');
     await page.close();
   });

@@ -1,7 +1,9 @@
 // Events per second from the counters in two status readings: per partition (its owner's count of
-// events since it took the partition), per worker and per job. A partition whose owner changed, or
-// whose count went down (its actor restarted on a new owner), counts nothing for that interval
-// rather than a negative or a jump. Pure.
+// events since it took the partition), per worker and per job. The interval is the one between the
+// owner's two heartbeats that carried the counts (not between the readings: the counts are as of the
+// heartbeat); with no new heartbeat in between, the partition keeps its previous rate. A partition
+// whose owner changed, or whose count went down, counts nothing for that interval rather than a
+// negative or a jump. Pure.
 import type { ClusterStatus } from '../coordinator/cluster-status.ts';
 
 export interface Rates {
@@ -11,15 +13,19 @@ export interface Rates {
   jobs: Map<string, number>;
 }
 
-export function eventRates(before: { at: number; status: ClusterStatus } | undefined, after: { at: number; status: ClusterStatus }): Rates {
+export function eventRates(before: { at: number; status: ClusterStatus; rates?: Rates } | undefined, after: { at: number; status: ClusterStatus }): Rates {
   const rates: Rates = { partitions: new Map(), workers: new Map(), jobs: new Map() };
-  const seconds = before ? (after.at - before.at) / 1000 : 0;
+  const heartbeatAt = (r: { at: number; status: ClusterStatus }) => new Map(r.status.workers.map((w) => [w.id, r.at - w.last_heartbeat_ms]));
+  const [hbBefore, hbAfter] = [before ? heartbeatAt(before) : new Map<string, number>(), heartbeatAt(after)];
   const previous = new Map((before?.status.partitions ?? []).map((p) => [`${p.job}/${p.partition}`, p]));
   for (const p of after.status.partitions) {
     const name = `${p.job}/${p.partition}`;
     const old = previous.get(name);
     let rate = 0;
-    if (seconds > 0 && old && old.owner === p.owner && old.events !== null && p.events !== null && p.events >= old.events) rate = (p.events - old.events) / seconds;
+    if (old && p.owner && old.owner === p.owner && old.events !== null && p.events !== null && p.events >= old.events) {
+      const seconds = ((hbAfter.get(p.owner) ?? after.at) - (hbBefore.get(p.owner) ?? after.at)) / 1000;
+      rate = seconds > 0 ? (p.events - old.events) / seconds : (before?.rates?.partitions.get(name) ?? 0);
+    }
     rates.partitions.set(name, rate);
     rates.jobs.set(p.job, (rates.jobs.get(p.job) ?? 0) + rate);
     if (p.owner) rates.workers.set(p.owner, (rates.workers.get(p.owner) ?? 0) + rate);

@@ -2,12 +2,13 @@
 // is watched (every window result arrives as it is written); one that writes to PostgreSQL or JSON
 // files is read again every POLL_MS. Either way at most KEEP_ROWS rows per job are kept (the latest
 // windows), and `version` grows whenever a job's rows change, so pages know when to ask again.
+import { resolve } from 'node:path';
 import type { KvWatchEntry } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { sinkDefaults, type Config } from '../common/config.ts';
 import { resultsBucket } from '../common/names.ts';
 import { readFileResults, readPostgresResults, type ResultRow } from '../cluster/sinks/index.ts';
-import type { JobRecord } from '../coordinator/job-registry.ts';
+import { urlLocation, type JobRecord } from '../coordinator/job-registry.ts';
 import { openBucket } from '../nats/topology.ts';
 
 export const KEEP_ROWS = 5_000;
@@ -20,8 +21,15 @@ interface JobResults {
   problem?: string;
   /** The rows last read from a polled sink, as JSON: a read that finds the same is no change. */
   snapshot?: string;
+  /** The sink the feed reads, as registered: a change of sink starts the feed afresh. */
+  sink: string;
+  /** When a watch failed or ended on its own: it is started again after RETRY_MS. */
+  failedAt?: number;
   stop: () => void;
 }
+
+/** ms before a failed watch of a results bucket is started again. */
+const RETRY_MS = 5_000;
 
 export class ResultsFeed {
   private readonly jobs = new Map<string, JobResults>();
@@ -32,9 +40,22 @@ export class ResultsFeed {
     private readonly onChange: (job: string) => void,
   ) {}
 
-  /** Starts following every job in `records` not followed yet. */
+  /** Follows exactly the jobs in `records`: starts the new ones, those whose sink changed and those
+   *  whose watch failed a while ago; stops those no longer registered. */
   follow(records: readonly JobRecord[]): void {
-    for (const record of records) if (!this.jobs.has(record.name)) this.start(record);
+    const names = new Set(records.map((r) => r.name));
+    for (const [name, j] of this.jobs) {
+      if (names.has(name)) continue;
+      j.stop();
+      this.jobs.delete(name);
+    }
+    const now = Date.now();
+    for (const record of records) {
+      const j = this.jobs.get(record.name);
+      if (j && j.sink === JSON.stringify(record.sink) && (j.failedAt === undefined || now - j.failedAt < RETRY_MS)) continue;
+      j?.stop();
+      this.start(record);
+    }
   }
 
   rows(job: string, limit = KEEP_ROWS): { rows: ResultRow[]; version: number; problem?: string } {
@@ -53,7 +74,7 @@ export class ResultsFeed {
   }
 
   private start(record: JobRecord): void {
-    const state: JobResults = { rows: new Map(), version: 0, stop: () => {} };
+    const state: JobResults = { rows: new Map(), version: 0, sink: JSON.stringify(record.sink), stop: () => {} };
     this.jobs.set(record.name, state);
     const changed = () => {
       state.version++;
@@ -66,11 +87,16 @@ export class ResultsFeed {
   }
 
   private async watchKv(job: string, state: JobResults, changed: () => void): Promise<void> {
+    let stopped = false;
+    let pending: ReturnType<typeof setTimeout> | undefined;
     try {
       const kv = await openBucket(this.nc, resultsBucket(job), this.config.REPLICAS);
       const watch = await kv.watch({ key: 'w.>' });
-      state.stop = () => watch.stop();
-      let pending: ReturnType<typeof setTimeout> | undefined;
+      state.stop = () => {
+        stopped = true;
+        clearTimeout(pending);
+        watch.stop();
+      };
       for await (const e of watch as AsyncIterable<KvWatchEntry>) {
         if (e.operation === 'PUT') state.rows.set(e.key, e.json() as ResultRow);
         else state.rows.delete(e.key);
@@ -80,19 +106,44 @@ export class ResultsFeed {
           changed();
         }, 200);
       }
+      if (!stopped) {
+        state.problem = `the watch of ${job}'s results ended; following it again`;
+        state.failedAt = Date.now();
+      }
     } catch (err) {
       state.problem = `results of ${job} not readable: ${(err as Error).message}`;
+      state.failedAt = Date.now();
     }
   }
 
+  /**
+   * Reads a PostgreSQL table or JSON files folder again every POLL_MS (the next read starts when the
+   * last has ended). Only where the console's own settings point (SHARDFLOW_POSTGRES_URL,
+   * SHARDFLOW_DATA_DIR): the registry is written by workers, and a location taken from it could send
+   * the console's database credential to another host, or show another folder's files.
+   */
   private poll(record: JobRecord, state: JobResults, changed: () => void): void {
     const defaults = sinkDefaults(this.config);
+    const elsewhere =
+      record.sink.type === 'postgres'
+        ? record.sink.url !== undefined && record.sink.url !== urlLocation(defaults.postgresUrl)
+        : record.sink.dir !== undefined && resolve(record.sink.dir) !== resolve(defaults.filesDir);
+    if (elsewhere) {
+      state.problem = `the results of ${record.name} are in ${record.sink.url ?? record.sink.dir}, not where this console's SHARDFLOW_POSTGRES_URL / SHARDFLOW_DATA_DIR point: run the console with those settings`;
+      return;
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let stopped = false;
+    state.stop = () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
     const read = async () => {
       try {
         const rows =
           record.sink.type === 'postgres'
-            ? await readPostgresResults(record.sink.url && !record.sink.url.includes('***') ? record.sink.url : defaults.postgresUrl, record.sink.table!, record.name)
-            : await readFileResults(record.sink.dir ?? defaults.filesDir, record.name);
+            ? await readPostgresResults(defaults.postgresUrl, record.sink.table!, record.name, KEEP_ROWS)
+            : await readFileResults(defaults.filesDir, record.name);
         const text = JSON.stringify(rows.slice(-KEEP_ROWS));
         if (text !== state.snapshot) {
           state.snapshot = text;
@@ -103,10 +154,9 @@ export class ResultsFeed {
       } catch (err) {
         state.problem = `results of ${record.name} not readable: ${(err as Error).message}`;
       }
+      if (!stopped) timer = setTimeout(() => void read(), POLL_MS);
     };
     void read();
-    const timer = setInterval(() => void read(), POLL_MS);
-    state.stop = () => clearInterval(timer);
   }
 }
 

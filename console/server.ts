@@ -21,8 +21,11 @@ import { readSideEntry } from './side-outputs.ts';
 const PUBLIC = join(import.meta.dirname, 'public');
 const UPLOT = dirname(createRequire(import.meta.url).resolve('uplot'));
 
-/** Most SSE connections at once: each holds a socket and a listener. */
+/** Most SSE connections at once, and from one address: each holds a socket and a listener. */
 export const MAX_EVENT_STREAMS = 64;
+export const MAX_EVENT_STREAMS_PER_IP = 16;
+/** Bytes a live page may leave unread before it is dropped. */
+const MAX_EVENT_BUFFER_BYTES = 1024 * 1024;
 
 const jobParam = z.object({ job: z.string().regex(JOB_NAME_PATTERN) });
 
@@ -37,9 +40,11 @@ export async function startConsoleServer(view: ClusterView, config: Config, log:
   const isAdmin = config.CONSOLE_TOKEN ? bearerTokenCheck(config.CONSOLE_TOKEN) : () => false;
   const actions = new ConsoleActions(view.nc, view, config.REPLICAS, log);
   let streams = 0;
+  const streamsByIp = new Map<string, number>();
 
   app.addHook('onSend', async (_req, reply) => {
-    reply.header('content-security-policy', "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'");
+    // A route that set its own policy (the chaos report's sandbox) keeps it.
+    if (!reply.hasHeader('content-security-policy')) reply.header('content-security-policy', "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'");
     reply.header('x-content-type-options', 'nosniff');
     reply.header('referrer-policy', 'no-referrer');
   });
@@ -117,7 +122,7 @@ export async function startConsoleServer(view: ClusterView, config: Config, log:
     const q = sideQuery.parse(req.query);
     const side = view.sideOutputs(job);
     const index = q.kind === 'late' ? side?.late : side?.dead;
-    return { job, kind: q.kind, counts: index?.byReason() ?? {}, entries: index?.latest({ limit: q.limit, ...(q.reason ? { reason: q.reason } : {}) }) ?? [] };
+    return { job, kind: q.kind, counts: index?.byReason() ?? {}, partial: index?.partial ?? false, entries: index?.latest({ limit: q.limit, ...(q.reason ? { reason: q.reason } : {}) }) ?? [] };
   });
 
   app.get('/api/jobs/:job/dead-letters/:seq', async (req) => {
@@ -162,19 +167,30 @@ export async function startConsoleServer(view: ClusterView, config: Config, log:
   );
 
   app.get('/api/events', (req, reply) => {
-    if (streams >= MAX_EVENT_STREAMS) return reply.code(503).send({ error: `too many live pages open (at most ${MAX_EVENT_STREAMS})` });
+    const fromIp = streamsByIp.get(req.ip) ?? 0;
+    if (streams >= MAX_EVENT_STREAMS || fromIp >= MAX_EVENT_STREAMS_PER_IP) return reply.code(503).send({ error: `too many live pages open (at most ${MAX_EVENT_STREAMS_PER_IP} per address, ${MAX_EVENT_STREAMS} in all)` });
     streams++;
+    streamsByIp.set(req.ip, fromIp + 1);
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-content-type-options': 'nosniff' });
-    const send = (n: ViewNotice) => res.write(`event: ${n.type}\ndata: ${JSON.stringify(n)}\n\n`);
+    // A page that stops reading must not make the console buffer for it without end: it is dropped
+    // (the browser's EventSource connects again and reads the state afresh).
+    const write = (text: string) => {
+      if (res.writableLength > MAX_EVENT_BUFFER_BYTES) res.destroy();
+      else res.write(text);
+    };
+    const send = (n: ViewNotice) => write(`event: ${n.type}\ndata: ${JSON.stringify(n)}\n\n`);
     const unsubscribe = view.subscribe(send);
     // Proxies close quiet connections; a comment line keeps it open.
-    const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+    const keepAlive = setInterval(() => write(': keep-alive\n\n'), 15_000);
     req.raw.on('close', () => {
       clearInterval(keepAlive);
       unsubscribe();
       streams--;
+      const left = (streamsByIp.get(req.ip) ?? 1) - 1;
+      if (left > 0) streamsByIp.set(req.ip, left);
+      else streamsByIp.delete(req.ip);
     });
     send({ type: 'status', at: view.current?.at ?? Date.now() });
   });

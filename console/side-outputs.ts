@@ -1,11 +1,11 @@
 // The dead letters and late events of a job, as the console shows them: counts by reason over what
-// the stream holds, and the latest entries (headers and size, not payloads) to browse and filter.
-// Each refresh reads only what was added since the last one (an ordered consumer from the next
-// sequence), at most READ_PER_REFRESH messages, so a flood is caught up with over a few refreshes
-// instead of in one long stall. Payloads are fetched one at a time when someone opens an entry.
+// the stream holds (a message replaced on its subject, or removed by the stream's limits, leaves
+// them), and the latest entries (headers and size, not payloads) to browse and filter. Each refresh
+// reads only what was added since the last one (an ordered consumer from the next sequence).
+// Payloads are fetched one at a time when someone opens an entry.
 import { DeliverPolicy, jetstream, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { HEADERS } from '../common/names.ts';
+import { HEADERS, sideOutputSource } from '../common/names.ts';
 
 export interface SideEntry {
   seq: number;
@@ -22,17 +22,33 @@ export interface SideEntry {
 
 /** The latest entries kept per stream for browsing. */
 export const KEEP_ENTRIES = 2_000;
+/** Messages indexed per stream for the counts: past it the counts cover the latest this many. */
+export const MAX_INDEXED = 100_000;
 const READ_PER_REFRESH = 20_000;
 const FETCH_WAIT_MS = 1_000;
+
+interface Indexed {
+  seq: number;
+  subject: string;
+  reason: string;
+  /** False once a later message on its subject replaced it (one message per subject). */
+  live: boolean;
+}
 
 export class SideOutputIndex {
   private lastSeq = 0;
   private readonly counts = new Map<string, number>();
+  /** What the counts are made of, in stream order, and the latest message of each subject. */
+  private indexed: Indexed[] = [];
+  private readonly bySubject = new Map<string, Indexed>();
   private entries: SideEntry[] = [];
+  /** The stream holds more than MAX_INDEXED messages: counts are of the latest ones. */
+  partial = false;
 
   constructor(readonly stream: string) {}
 
-  /** Reads what was added since the last refresh; a stream that is missing (no job yet) reads as empty. */
+  /** Reads what was added since the last refresh (at most READ_PER_REFRESH messages: a flood is
+   *  caught up with over several refreshes); a stream that is missing (no job yet) reads as empty. */
   async refresh(nc: NatsConnection, jsm: JetStreamManager): Promise<void> {
     let state;
     try {
@@ -40,49 +56,99 @@ export class SideOutputIndex {
     } catch {
       return;
     }
-    // Limits removed old messages: they leave the counts too, which must describe what is stored.
-    if (state.first_seq > this.lastSeq + 1 && this.lastSeq > 0) this.rebuildFrom(state.first_seq);
-    if (state.last_seq <= this.lastSeq) return;
-    const from = Math.max(this.lastSeq + 1, state.first_seq, state.last_seq - READ_PER_REFRESH + 1);
-    // Fetches end after FETCH_WAIT_MS even when nothing comes: a dead letter overwritten by a replay
-    // leaves a gap, and the range's last sequence may be gone by the time it is read.
+    if (state.last_seq < this.lastSeq) this.reset(); // the stream was deleted and made again
+    // Messages the stream's limits removed leave the counts, which describe what is stored.
+    this.forgetBefore(state.first_seq);
+    if (state.messages === 0 || state.last_seq <= this.lastSeq) {
+      this.lastSeq = Math.max(this.lastSeq, state.last_seq);
+      return;
+    }
+    const from = Math.max(this.lastSeq + 1, state.first_seq);
+    // Fetches end after FETCH_WAIT_MS even when nothing comes: the range's last messages may be gone
+    // (replaced on their subject) by the time they are read.
     const consumer = await jetstream(nc).consumers.get(this.stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from });
     let read = 0;
+    let reachedEnd = false;
     while (read < READ_PER_REFRESH) {
       const batch = await consumer.fetch({ max_messages: 1_000, expires: FETCH_WAIT_MS });
       let got = 0;
       for await (const m of batch) {
         got++;
         const header = (name: string) => m.headers?.get(name) || undefined;
-        const entry: SideEntry = {
+        this.add({
           seq: m.seq,
           subject: m.subject,
           reason: header(HEADERS.reason) ?? 'unknown',
           message: header(HEADERS.message) ?? '',
-          partition: header(HEADERS.partition) ?? m.subject.split('.')[3] ?? '?',
+          partition: header(HEADERS.partition) ?? sideOutputSource(m.subject),
           at: Math.floor(m.info.timestampNanos / 1e6),
           bytes: m.data.length,
-        };
-        this.counts.set(entry.reason, (this.counts.get(entry.reason) ?? 0) + 1);
-        this.entries.push(entry);
-        this.lastSeq = m.seq;
+        });
         if (m.info.pending === 0) break;
       }
       read += got;
-      if (got === 0 || this.lastSeq >= state.last_seq) break;
+      if (got === 0 || this.lastSeq >= state.last_seq) {
+        reachedEnd = true;
+        break;
+      }
     }
-    this.lastSeq = Math.max(this.lastSeq, state.last_seq);
+    if (reachedEnd) this.lastSeq = Math.max(this.lastSeq, state.last_seq);
     if (this.entries.length > KEEP_ENTRIES) this.entries = this.entries.slice(-KEEP_ENTRIES);
   }
 
-  private rebuildFrom(first: number): void {
-    const gone = this.entries.filter((e) => e.seq < first);
-    for (const e of gone) this.counts.set(e.reason, Math.max(0, (this.counts.get(e.reason) ?? 0) - 1));
-    this.entries = this.entries.filter((e) => e.seq >= first);
+  private add(entry: SideEntry): void {
+    const replaced = this.bySubject.get(entry.subject);
+    if (replaced?.live) {
+      replaced.live = false;
+      this.count(replaced.reason, -1);
+      this.entries = this.entries.filter((e) => e.seq !== replaced.seq);
+    }
+    const indexed: Indexed = { seq: entry.seq, subject: entry.subject, reason: entry.reason, live: true };
+    this.indexed.push(indexed);
+    this.bySubject.set(entry.subject, indexed);
+    this.count(entry.reason, 1);
+    this.entries.push(entry);
+    this.lastSeq = entry.seq;
+    if (this.indexed.length > MAX_INDEXED) {
+      this.partial = true;
+      this.drop(this.indexed.length - MAX_INDEXED);
+    }
+  }
+
+  private forgetBefore(firstSeq: number): void {
+    let n = 0;
+    while (n < this.indexed.length && this.indexed[n]!.seq < firstSeq) n++;
+    if (n > 0) this.drop(n);
+    if (this.entries.length > 0 && this.entries[0]!.seq < firstSeq) this.entries = this.entries.filter((e) => e.seq >= firstSeq);
+  }
+
+  /** Forgets the `n` oldest indexed messages. */
+  private drop(n: number): void {
+    for (const old of this.indexed.slice(0, n)) {
+      if (!old.live) continue;
+      this.count(old.reason, -1);
+      if (this.bySubject.get(old.subject) === old) this.bySubject.delete(old.subject);
+    }
+    this.indexed = this.indexed.slice(n);
+  }
+
+  private count(reason: string, by: number): void {
+    const n = (this.counts.get(reason) ?? 0) + by;
+    if (n > 0) this.counts.set(reason, n);
+    else this.counts.delete(reason);
+  }
+
+  private reset(): void {
+    this.lastSeq = 0;
+    this.counts.clear();
+    this.indexed = [];
+    this.bySubject.clear();
+    this.entries = [];
+    this.partial = false;
   }
 
   byReason(): Record<string, number> {
-    return Object.fromEntries([...this.counts].filter(([, n]) => n > 0).sort(([a], [b]) => (a < b ? -1 : 1)));
+    return Object.fromEntries([...this.counts].sort(([a], [b]) => (a < b ? -1 : 1)));
   }
 
   /** Newest first, optionally of one reason. */

@@ -1,33 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { ClusterStatus, PartitionStatus } from '../coordinator/cluster-status.ts';
-import { eventRates, JobSeries } from './rates.ts';
+import { partition, status } from './status-fixture.ts';
 import { Timeline, timelineDiff } from './timeline.ts';
-
-const partition = (p: number, owner: string | null, events: number | null): PartitionStatus => ({
-  job: 'j',
-  partition: p,
-  owner,
-  lag: 0,
-  events,
-  watermark: null,
-  checkpoint_at: null,
-  checkpoint_bytes: null,
-  restarts: 0,
-  keys: 0,
-  windows: 0,
-});
-
-function status(over: Partial<ClusterStatus> = {}): ClusterStatus {
-  return {
-    leader: { id: 'c1', term: 1, lease_age_ms: 10 },
-    coordinators: [],
-    workers: ['w1', 'w2'].map((id, i) => ({ id, alive: true, partitions: 1, last_heartbeat_ms: 10, metrics_port: 0, host: 'h', pid: 100 + i, rss_bytes: 1, full: false })),
-    partitions: [partition(0, 'w1', 0), partition(1, 'w2', 0)],
-    jobs: [{ name: 'j', description: '', partitions: 2, window: 'tumbling', aggregates: [], sink: { type: 'kv' }, registeredAt: 0, paused: false, paused_by: null }],
-    assignment: { term: 1, version: 1 },
-    ...over,
-  };
-}
 
 describe('the console timeline', () => {
   it('tells nothing from a first reading, nor from two equal ones', () => {
@@ -62,6 +35,13 @@ describe('the console timeline', () => {
     expect(timelineDiff(gone, before, 2).map((e) => e.text)).toEqual(['worker w1 joined on h (pid 100)', 'job j resumed']);
   });
 
+  it('tells a kill of the leader seen over three readings (leader, none, new leader) as one failover', () => {
+    const noLeader = status({ leader: null });
+    expect(timelineDiff(status(), noLeader, 1).map((e) => e.text)).toEqual(["no leader: c1's lease (term 1) ran out"]);
+    const next = status({ leader: { id: 'c2', term: 2, lease_age_ms: 1 } });
+    expect(timelineDiff(noLeader, next, 2, { id: 'c1', term: 1, lease_age_ms: 0 }).map((e) => `${e.kind}: ${e.text}`)).toEqual(['failover: c2 took over from c1 (term 2)']);
+  });
+
   it('keeps only the latest events', () => {
     const t = new Timeline(3);
     for (let i = 0; i < 5; i++) t.add({ at: i, kind: 'action', text: String(i) });
@@ -69,29 +49,3 @@ describe('the console timeline', () => {
   });
 });
 
-describe('event rates', () => {
-  it('are the growth of each partition counter over the interval, added up per worker and job', () => {
-    const before = { at: 0, status: status({ partitions: [partition(0, 'w1', 100), partition(1, 'w2', 50)] }) };
-    const after = { at: 2_000, status: status({ partitions: [partition(0, 'w1', 300), partition(1, 'w2', 150)] }) };
-    const r = eventRates(before, after);
-    expect(r.partitions.get('j/0')).toBe(100);
-    expect(r.workers.get('w2')).toBe(50);
-    expect(r.jobs.get('j')).toBe(150);
-  });
-
-  it('count nothing for a partition that changed owner or whose counter started again', () => {
-    const before = { at: 0, status: status({ partitions: [partition(0, 'w1', 100), partition(1, 'w2', 500)] }) };
-    const after = { at: 1_000, status: status({ partitions: [partition(0, 'w2', 120), partition(1, 'w2', 10)] }) };
-    const r = eventRates(before, after);
-    expect(r.jobs.get('j')).toBe(0);
-  });
-
-  it('keep a bounded series per job and forget jobs that are gone', () => {
-    const s = new JobSeries(2);
-    for (let i = 0; i < 4; i++) s.add('j', { at: i, eventsPerSec: i, lag: 0 });
-    s.add('k', { at: 0, eventsPerSec: 0, lag: 0 });
-    expect(s.of('j').map((x) => x.at)).toEqual([2, 3]);
-    s.keepOnly(new Set(['j']));
-    expect(s.of('k')).toEqual([]);
-  });
-});

@@ -12,17 +12,19 @@ export interface TimelineEvent {
   text: string;
 }
 
-export function timelineDiff(before: ClusterStatus | undefined, after: ClusterStatus, at: number): TimelineEvent[] {
+/** `lastLeader`: the leader of the latest reading that had one, so that a kill of the leader told
+ *  over three readings (c1, none, c2) still reads as a failover from c1. */
+export function timelineDiff(before: ClusterStatus | undefined, after: ClusterStatus, at: number, lastLeader: ClusterStatus['leader'] = null): TimelineEvent[] {
   if (!before) return [];
   const out: TimelineEvent[] = [];
   const event = (kind: TimelineKind, text: string) => out.push({ at, kind, text });
 
-  const [was, is] = [before.leader, after.leader];
-  if (is && (!was || was.id !== is.id || was.term !== is.term)) {
+  const [was, is] = [before.leader ?? lastLeader, after.leader];
+  if (is && (!before.leader || !was || was.id !== is.id || was.term !== is.term)) {
     if (was && was.id !== is.id) event('failover', `${is.id} took over from ${was.id} (term ${is.term})`);
     else event('leader', `${is.id} leads (term ${is.term})`);
-  } else if (!is && was) {
-    event('leader', `no leader: ${was.id}'s lease (term ${was.term}) ran out`);
+  } else if (!is && before.leader) {
+    event('leader', `no leader: ${before.leader.id}'s lease (term ${before.leader.term}) ran out`);
   }
 
   const alive = (s: ClusterStatus) => new Map(s.workers.filter((w) => w.alive).map((w) => [w.id, w]));

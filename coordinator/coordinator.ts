@@ -8,7 +8,8 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { connectNats, type NatsAccess } from '../nats/connect.ts';
 import type { Logger } from '../common/logger.ts';
 import { metrics } from '../common/metrics.ts';
-import { ASSIGNMENT_KEY, COORDINATION_BUCKET, coordinatorKey, LEADER_KEY } from '../common/names.ts';
+import { ASSIGNMENT_KEY, COORDINATION_BUCKET, coordinatorKey, LEADER_KEY, parsePartitionId } from '../common/names.ts';
+import { pausedJobs } from './job-registry.ts';
 import { openBucket } from '../nats/topology.ts';
 import { assignPartitions, movedPartitions, type JobSpec } from './assignment-strategy.ts';
 import { assignSources, movedSources, type SourceSpecForAssignment } from './source-assignment.ts';
@@ -74,7 +75,9 @@ export class Coordinator {
     const kv = await openBucket(nc, COORDINATION_BUCKET, options.replicas);
     const c = new Coordinator(options, nc, kv);
     void c.watchWorkers();
-    void c.watchPaused();
+    // Known before the first assignment: a new leader must not hand out a paused job's partitions.
+    for (const job of (await pausedJobs(kv)).keys()) c.paused.add(job);
+    void c.watchPaused().catch((err: unknown) => options.log.warn({ err: (err as Error).message }, 'paused jobs no longer watched'));
     await c.tick();
     return c;
   }
@@ -244,6 +247,15 @@ export class Coordinator {
 
     const handoffs: Record<string, string> = {};
     for (const m of moves) if (m.from && liveIds.has(m.from)) handoffs[`${m.job}/${m.partition}`] = m.from;
+    // A partition that had no owner in the record can still run on a live worker that has not yet
+    // released it (a job resumed right after its pause): its new owner waits for that release too.
+    for (const w of live) {
+      for (const name of w.owned) {
+        const p = parsePartitionId(name);
+        const owner = p ? owners[p.job]?.[p.index] : undefined;
+        if (p && owner && owner !== w.id && handoffs[name] === undefined) handoffs[name] = w.id;
+      }
+    }
     const sourceHandoffs: Record<string, string> = {};
     for (const m of sourceMoves) if (m.from && liveIds.has(m.from)) sourceHandoffs[m.id] = m.from;
     const record: AssignmentRecord = { term: this.election.term, version: (this.assignment?.version ?? 0) + 1, owners, handoffs, sources, sourceHandoffs, writtenAt: now };

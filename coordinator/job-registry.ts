@@ -8,7 +8,6 @@ import { z } from 'zod';
 import { JOB_NAME_PATTERN, jobKey, pausedKey } from '../common/names.ts';
 import { describeWindow } from '../engine/window.ts';
 import type { Job } from '../jobs/define-job.ts';
-import { redactUrl } from '../nats/connect.ts';
 
 /** `jobs.<name>` — written by every worker that runs the job (the same record), read by anyone. */
 export interface JobRecord {
@@ -19,7 +18,8 @@ export interface JobRecord {
   module?: string;
   window: string;
   aggregates: string[];
-  /** Where results go, without secrets (a URL's password is masked). */
+  /** Where results go, without secrets: a URL is kept as scheme, host, port and path only (no user,
+   *  password or query, where a password may hide). */
   sink: { type: string; table?: string; dir?: string; database?: string; collection?: string; url?: string };
   registeredAt: number;
 }
@@ -45,7 +45,7 @@ export function jobRecord(job: Job<unknown>, now: number): JobRecord {
   const sink: JobRecord['sink'] = { type: job.sink.type };
   for (const field of ['table', 'dir', 'database', 'collection', 'url'] as const) {
     const value = (job.sink as Record<string, unknown>)[field];
-    if (typeof value === 'string') sink[field] = redactUrl(value);
+    if (typeof value === 'string') sink[field] = field === 'url' ? urlLocation(value) : value;
   }
   return {
     name: job.name,
@@ -57,6 +57,16 @@ export function jobRecord(job: Job<unknown>, now: number): JobRecord {
     sink,
     registeredAt: now,
   };
+}
+
+/** `postgres://user:pw@db:5432/test?sslpassword=x` -> `postgres://db:5432/test`. */
+export function urlLocation(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return '(not a URL)';
+  }
 }
 
 export async function registerJob(kv: KV, job: Job<unknown>): Promise<void> {

@@ -312,7 +312,8 @@ export class PostgresSink implements Sink {
  * sorted the same way. Columns without a value in any of the job's rows are left out: they belong to
  * other jobs sharing the table. A table not created yet holds no results.
  */
-export async function readPostgresResults(url: string, table: string, job: string): Promise<ResultRow[]> {
+/** A job's results; with `latest`, only that many rows of the latest windows (the console's view). */
+export async function readPostgresResults(url: string, table: string, job: string, latest?: number): Promise<ResultRow[]> {
   checkIdentifier(table, 'table');
   return withRetry(
     `PostgreSQL read of job ${job} from table ${table}`,
@@ -324,7 +325,8 @@ export async function readPostgresResults(url: string, table: string, job: strin
         await client.connect();
         const found = await client.query('SELECT to_regclass($1) IS NOT NULL AS found', [escapeIdentifier(table)]);
         if (!found.rows[0]?.found) return [];
-        const result = await client.query(`SELECT * FROM ${escapeIdentifier(table)} WHERE job = $1`, [job]);
+        const limit = latest === undefined ? '' : ` ORDER BY window_start DESC LIMIT ${Math.max(1, Math.floor(latest))}`;
+        const result = await client.query(`SELECT * FROM ${escapeIdentifier(table)} WHERE job = $1${limit}`, [job]);
         const used = new Set<string>();
         for (const r of result.rows) for (const [name, value] of Object.entries(r)) if (value !== null) used.add(name);
         return result.rows.map((r) => toResultRow(r, used)).sort((a, b) => compareWindows(a, b));

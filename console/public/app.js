@@ -186,7 +186,7 @@ const pages = {
       h('h2', {}, 'Partitions'),
       table([
         { label: '#', value: (r) => r.partition, num: true },
-        { label: 'owner', value: (r) => r.owner ?? 'none', cls: (r) => (r.owner ? '' : 'bad') },
+        { label: 'owner', value: (r) => r.owner ?? (j.job.paused ? 'paused' : 'none'), cls: (r) => (r.owner ? '' : j.job.paused ? 'warn' : 'bad') },
         { label: 'events/s', value: (r) => fmt.n(r.events_per_sec), num: true },
         { label: 'lag', value: (r) => fmt.n(r.lag), num: true },
         { label: 'watermark', value: (r) => (r.watermark ? new Date(r.watermark).toISOString().replace('T', ' ').slice(0, 19) : '–') },
@@ -245,7 +245,7 @@ const pages = {
       h('div', { class: 'controls' },
         h('select', { 'aria-label': 'job', onchange: (e) => go({ job: e.target.value, reason: '' }) }, jobs.map((j) => h('option', { value: j.name, selected: j.name === job }, j.name))),
         h('select', { 'aria-label': 'kind', onchange: (e) => go({ kind: e.target.value, reason: '' }) }, h('option', { value: 'dead-letters', selected: kind !== 'late' }, 'dead letters'), h('option', { value: 'late', selected: kind === 'late' }, 'late events')),
-        h('select', { 'aria-label': 'reason', id: 'reason', onchange: (e) => go({ reason: e.target.value }) }, h('option', { value: '' }, `all reasons (${fmt.n(sum(d.counts))})`), Object.entries(d.counts).map(([r, n]) => h('option', { value: r, selected: r === reason }, `${r} (${fmt.n(n)})`))),
+        h('select', { 'aria-label': 'reason', id: 'reason', onchange: (e) => go({ reason: e.target.value }) }, h('option', { value: '' }, `all reasons (${d.partial ? 'latest ' : ''}${fmt.n(sum(d.counts))})`), Object.entries(d.counts).map(([r, n]) => h('option', { value: r, selected: r === reason }, `${r} (${fmt.n(n)})`))),
         adminOnly(kind === 'dead-letters' ? h('button', { id: 'replay', onclick: () => selected.size ? act(`/jobs/${job}/dead-letters/replay`, { seqs: [...selected] }, `replaying ${selected.size} into ingest`) : toast('select entries first', true) }, 'Replay selected into ingest') : null),
       ),
       h('div', { class: 'row' },
