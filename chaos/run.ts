@@ -2,13 +2,16 @@
 // faults hit it on a seeded schedule, and once the producer has stopped and the job has drained,
 // the sink, the late side output and the dead-letter stream are checked against the oracle computed
 // from the input log. The same seed gives the same schedule, victims and input values.
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { readStreamRange, streamBounds } from '../batch/stream-range.ts';
 import { statusOver } from '../coordinator/cluster-status.ts';
 import { LocalCluster } from '../cluster/local-cluster.ts';
 import { freePort } from '../cluster/nats-server.ts';
+import { spreadOverHosts } from '../cluster/placement.ts';
+import { destroyOnExit, removeLeftovers, VirtualHosts } from '../cluster/virtual-hosts.ts';
+import { leaderActs, termConflicts } from './leader-terms.ts';
 import { JobProducer, produceLive } from '../cluster/producer.ts';
 import { readKvResults } from '../cluster/sinks/kv-sink.ts';
 import type { Config } from '../common/config.ts';
@@ -58,9 +61,28 @@ export const CHAOS_CHECKPOINT_INTERVAL_MS = 250;
 export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const scenario = SCENARIOS[o.scenario];
   const progress = o.progress ?? (() => {});
-  const timing: FaultTiming = { pauseMs: o.config.WORKER_TIMEOUT_MS + 1_500, natsDownMs: 3_000, natsCatchUpMs: 5_000 };
+  const timing: FaultTiming = {
+    pauseMs: o.config.WORKER_TIMEOUT_MS + 1_500,
+    natsDownMs: 3_000,
+    natsCatchUpMs: 5_000,
+    hostDownMs: 4_000,
+    partitionMs: 6_000,
+    slowMs: 8_000,
+    slowLink: { rateKbit: 2_000, queueMs: 200, loss: 0.03 },
+  };
   const replicas = scenario.natsNodes === 3 ? 3 : 1;
   mkdirSync(o.dataDir, { recursive: true });
+  // A multi-host run: hosts made here and deleted in any case (the finally below, or the exit
+  // handlers if this process is interrupted); leftovers of runs that died are removed first.
+  let hosts: VirtualHosts | undefined;
+  let keepHostsOnExit = () => {};
+  if (scenario.hosts) {
+    const leftovers = removeLeftovers();
+    if (leftovers.length > 0) progress(`removed leftovers of earlier runs: ${leftovers.join(' ')}`);
+    hosts = VirtualHosts.create(scenario.hosts);
+    keepHostsOnExit = destroyOnExit(hosts);
+    progress(`hosts ${hosts.hosts.map((h) => `${h.name} ${h.address} (${h.netns})`).join(', ')}; this machine is ${hosts.observerAddress}`);
+  }
   const cluster = await LocalCluster.up({
     dataDir: o.dataDir,
     natsPort: await freePort(),
@@ -72,6 +94,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     log: o.log,
     env: { ...o.env, SHARDFLOW_DATA_DIR: o.dataDir, SHARDFLOW_CHECKPOINT_INTERVAL_MS: String(CHAOS_CHECKPOINT_INTERVAL_MS) },
     natsNodes: scenario.natsNodes,
+    ...(hosts ? { placement: spreadOverHosts(hosts.hosts, scenario.skewS ? { skewS: scenario.skewS } : {}) } : {}),
+  }).catch((err: unknown) => {
+    hosts?.destroy();
+    keepHostsOnExit();
+    throw err;
   });
   const statusConfig = { ...o.config, REPLICAS: replicas };
   const nc = await connectNats(cluster.access('admin'), { name: 'chaos', persistent: true });
@@ -95,7 +122,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     const plan = planFaults(scenario, durationMs, random, o.coordinators + o.workers);
     progress(`${scenario.name}: ${plan.length} faults over ${o.durationS} s while producing ${o.rate} events/s`);
     const faults: FaultRecord[] = [];
-    const faultState = newFaultState();
+    const faultState = newFaultState(hosts);
     const settled: Promise<void>[] = [];
     const recoveries: Promise<unknown>[] = [];
     for (const planned of plan) {
@@ -105,7 +132,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         const f = await injectWithRetries(() => injectFault(cluster, planned, random, timing, faultState));
         const at = f.at;
         // A fault that took the leader has recovered only under a newly elected one.
-        const tookLeader = f.kind === 'leader-kill' || (f.kind === 'coordinator-restart' && before?.leader === f.target);
+        const leaderHost = cluster.processes().find((p) => p.id === before?.leader)?.host;
+        const tookLeader =
+          f.kind === 'leader-kill' ||
+          (f.kind === 'coordinator-restart' && before?.leader === f.target) ||
+          ((f.kind === 'host-kill' || f.kind === 'network-partition') && leaderHost === f.target);
         const record: FaultRecord = { kind: f.kind, target: f.target, detail: f.detail, atMs: at - startedAt, recoveryMs: null };
         faults.push(record);
         settled.push(f.settled.catch((err: unknown) => void (record.error = `second half failed: ${(err as Error).message}`)));
@@ -149,6 +180,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       await sleep(2_000);
     }
     await monitor.stop();
+    const acts = cluster.coordinatorIds().flatMap((id) => (existsSync(cluster.logFile(id)) ? leaderActs(id, readFileSync(cluster.logFile(id), 'utf8')) : []));
     return {
       scenario: scenario.name,
       description: scenario.description,
@@ -166,11 +198,16 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       samples: monitor.samples,
       unansweredSamples: monitor.errors,
       dataDir: o.dataDir,
+      leaderTerms: termConflicts(acts),
+      epochRegressions: monitor.epochRegressions,
+      ...(hosts ? { hosts: cluster.processes().map((p) => ({ id: p.id, host: p.host ?? '-' })) } : {}),
     };
   } finally {
     await monitor?.stop();
     await nc.close().catch(() => {});
     await cluster.down();
+    hosts?.destroy();
+    keepHostsOnExit();
   }
 }
 

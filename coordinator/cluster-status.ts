@@ -5,9 +5,9 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Config } from '../common/config.ts';
-import { ASSIGNMENT_KEY, COORDINATION_BUCKET } from '../common/names.ts';
+import { ASSIGNMENT_KEY, COORDINATION_BUCKET, coordinatorKey, workerKey } from '../common/names.ts';
 import { openBucket } from '../nats/topology.ts';
-import { readLeader, type AssignmentRecord, type CoordinatorHeartbeat, type WorkerHeartbeat } from './protocol.ts';
+import { readLeaderStored, type AssignmentRecord, type CoordinatorHeartbeat, type WorkerHeartbeat } from './protocol.ts';
 import { connectNats, type NatsAccess } from '../nats/connect.ts';
 
 export interface ClusterStatus {
@@ -61,7 +61,10 @@ export async function readStatus(nats: NatsAccess | string, config: Config): Pro
 export async function statusOver(nc: NatsConnection, config: Pick<Config, 'REPLICAS' | 'LEADER_LEASE_MS' | 'WORKER_TIMEOUT_MS'>): Promise<ClusterStatus> {
   const kv = await openBucket(nc, COORDINATION_BUCKET, config.REPLICAS);
   const now = Date.now();
-  const leader = await readLeader(kv);
+  // Ages are judged by the server's stamps (created), not the writers' clocks, which may be skewed.
+  const stored = await readLeaderStored(kv);
+  const leader = stored?.record ?? null;
+  const storedAt = new Map<string, number>();
   // By id: a key listing taken while a stream fails over can name a key twice.
   const coordinatorsById = new Map<string, CoordinatorHeartbeat>();
   const workersById = new Map<string, WorkerHeartbeat>();
@@ -70,6 +73,7 @@ export async function statusOver(nc: NatsConnection, config: Pick<Config, 'REPLI
     if (e?.operation !== 'PUT') continue;
     if (key.startsWith('coordinators.')) coordinatorsById.set(key, e.json() as CoordinatorHeartbeat);
     if (key.startsWith('workers.')) workersById.set(key, e.json() as WorkerHeartbeat);
+    storedAt.set(key, e.created.getTime());
   }
   const coordinators = [...coordinatorsById.values()];
   const workers = [...workersById.values()];
@@ -77,16 +81,17 @@ export async function statusOver(nc: NatsConnection, config: Pick<Config, 'REPLI
   const assignment = assignmentEntry?.operation === 'PUT' ? (assignmentEntry.json() as AssignmentRecord) : null;
   const lease = config.LEADER_LEASE_MS;
   const timeout = config.WORKER_TIMEOUT_MS;
-  const leaderAlive = leader !== null && now - leader.renewedAt < lease;
+  const leaderAlive = stored !== null && now - stored.storedAt < lease;
+  const ageOf = (key: string, at: number) => now - (storedAt.get(key) ?? at);
   const lagOf = new Map<string, number>();
   for (const w of workers) for (const [k, v] of Object.entries(w.lag)) lagOf.set(`${w.id} ${k}`, v);
   return {
     leader: leader && leaderAlive ? { id: leader.id, term: leader.term } : null,
     coordinators: coordinators
-      .map((c) => ({ id: c.id, role: c.role, alive: now - c.at < lease, metrics_port: c.metricsPort }))
+      .map((c) => ({ id: c.id, role: c.role, alive: ageOf(coordinatorKey(c.id), c.at) < lease, metrics_port: c.metricsPort }))
       .sort((a, b) => (a.id < b.id ? -1 : 1)),
     workers: workers
-      .map((w) => ({ id: w.id, alive: now - w.at < timeout, partitions: w.owned.length, last_heartbeat_ms: now - w.at, metrics_port: w.metricsPort }))
+      .map((w) => ({ id: w.id, alive: ageOf(workerKey(w.id), w.at) < timeout, partitions: w.owned.length, last_heartbeat_ms: ageOf(workerKey(w.id), w.at), metrics_port: w.metricsPort }))
       .sort((a, b) => (a.id < b.id ? -1 : 1)),
     partitions: Object.entries(assignment?.owners ?? {})
       .sort(([a], [b]) => (a < b ? -1 : 1))

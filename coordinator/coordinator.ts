@@ -107,8 +107,10 @@ export class Coordinator {
       const id = e.key.slice('workers.'.length);
       if (e.operation === 'PUT') {
         const hb = this.admitHeartbeat(id, e.value);
-        // A record left by a worker that died long ago is not a heartbeat.
-        if (hb && Date.now() - hb.at < this.options.workerTimeoutMs) this.membership.heartbeat(hb, Date.now());
+        // A record left by a worker that died long ago is not a heartbeat; only the watch's initial
+        // values can be one, so the worker's own `at` is consulted for those alone: an update is a
+        // heartbeat arriving now, whatever the worker's clock says (it may be skewed).
+        if (hb && (e.isUpdate || Date.now() - hb.at < this.options.workerTimeoutMs)) this.membership.heartbeat(hb, Date.now());
       } else {
         this.membership.left(id);
       }

@@ -24,6 +24,15 @@ export async function readLeader(kv: KV): Promise<LeaderRecord | null> {
   return record && !record.resigned ? record : null;
 }
 
+/** The acting leader's record with the time the NATS server stored it: readers outside the
+ *  coordinators (status, the chaos monitor) judge its age by the server's stamp, not by the leader's
+ *  `renewedAt`, which a leader with a skewed clock writes wrong. */
+export async function readLeaderStored(kv: KV): Promise<{ record: LeaderRecord; storedAt: number } | null> {
+  const e = await kv.get(LEADER_KEY);
+  const record = e?.operation === 'PUT' ? (e.json() as LeaderRecord) : null;
+  return record && !record.resigned ? { record, storedAt: e!.created.getTime() } : null;
+}
+
 /** `assignment` — written by the leader only (compare-and-set on the revision it last saw), watched
  *  by workers, which ignore a record whose term is older than one they have already seen. */
 export interface AssignmentRecord {
