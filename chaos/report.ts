@@ -43,13 +43,16 @@ export interface ChaosReport {
   /** Checkpoints that went back to an older lease epoch: an owner writing after it was fenced (must
    *  be empty). */
   epochRegressions?: { partition: number; from: number; to: number; owner: string | null; atMs: number }[];
+  /** Idle watermark markers whose watermark is ahead of the time the server stored them: a worker's
+   *  clock ran ahead and moved event time forward (must be 0). */
+  futureMarkers?: number;
   /** Multi-host runs: the host of every process. */
   hosts?: { id: string; host: string }[];
 }
 
 /** Exact results, and no split brain nor fenced writes seen: what a run must show to pass. */
 export function runPassed(r: ChaosReport): boolean {
-  return r.verdict.exact && (r.leaderTerms?.conflicts.length ?? 0) === 0 && (r.epochRegressions?.length ?? 0) === 0;
+  return r.verdict.exact && (r.leaderTerms?.conflicts.length ?? 0) === 0 && (r.epochRegressions?.length ?? 0) === 0 && (r.futureMarkers ?? 0) === 0;
 }
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -84,6 +87,7 @@ export function renderSummary(r: ChaosReport): string {
       ? [`  fencing        ${r.epochRegressions.length === 0 ? 'no checkpoint written by a fenced owner' : `${r.epochRegressions.length} checkpoints went back to an older epoch: ${r.epochRegressions.slice(0, 3).map((e) => `partition ${e.partition} ${e.from} -> ${e.to}`).join(', ')}`}`]
       : []),
     ...(r.unansweredSamples ? [`  timeline       ${r.unansweredSamples} samples unanswered (gaps in the charts while NATS failed over)`] : []),
+    ...(r.futureMarkers ? [`  watermarks     ${r.futureMarkers} idle markers ahead of the server's clock (a worker clock running ahead)`] : []),
     `  verdict        ${v.exact ? 'EXACT: every result equals the oracle, nothing lost, nothing duplicated' : 'NOT EXACT'}`,
   ];
   return lines.join('\n');

@@ -179,6 +179,12 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       }
       await sleep(2_000);
     }
+    // A watermark marker ahead of the time its message was stored came from a clock running ahead: it
+    // would make events of the next seconds late. The oracle replays markers, so it cannot see this.
+    const futureMarkers = (await monitor.logSnapshot()).filter((m) => {
+      const entry = readInputEntry(CHAOS_JOB.name, m);
+      return entry?.kind === 'marker' && entry.watermark > m.timestamp;
+    }).length;
     await monitor.stop();
     const acts = cluster.coordinatorIds().flatMap((id) => (existsSync(cluster.logFile(id)) ? leaderActs(id, readFileSync(cluster.logFile(id), 'utf8')) : []));
     return {
@@ -200,6 +206,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       dataDir: o.dataDir,
       leaderTerms: termConflicts(acts),
       epochRegressions: monitor.epochRegressions,
+      futureMarkers,
       ...(hosts ? { hosts: cluster.processes().map((p) => ({ id: p.id, host: p.host ?? '-' })) } : {}),
     };
   } finally {

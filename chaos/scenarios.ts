@@ -89,10 +89,10 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
   },
   'clock-skew': {
     name: 'clock-skew',
-    description: '3 hosts: coordinator c2 runs 30 s ahead and worker w2 30 s behind (libfaketime) all along; the leader and workers are killed so that the skewed ones lead and own partitions',
+    description: '3 hosts: coordinator c2 and worker w2 run 30 s ahead, worker w3 30 s behind (libfaketime), all along; the leader and workers are killed so that the skewed ones lead and own partitions',
     natsNodes: 3,
     hosts: 3,
-    skewS: { c2: 30, w2: -30 },
+    skewS: { c2: 30, w2: 30, w3: -30 },
     spacingMs: 5_000,
     minFaults: 2,
   },

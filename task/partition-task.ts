@@ -113,7 +113,10 @@ export class PartitionTask<E> {
    * ending with a checkpoint when one is due.
    */
   step(records: readonly InputRecord[], now: number): { effects: Effect[]; counts: StepCounts } {
-    if (records.length > 0) this.idle.received(now);
+    if (records.length > 0) {
+      const last = records.findLast((r) => r.kind === 'events');
+      this.idle.received(now, last?.kind === 'events' ? last.ingestTime : undefined);
+    }
     for (const record of records) {
       if (record.seq <= this.position) continue;
       this.currentSeq = record.seq;
