@@ -98,10 +98,11 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
   },
   'hosts-mixed': {
     name: 'hosts-mixed',
-    description: '3 hosts, every fault mixed (seeded): host loss, partitions, slow links, process kills and pauses, NATS node loss; c2 30 s ahead, w2 30 s behind',
+    description:
+      '3 hosts, every fault mixed: a partition, a host loss and a slow link first, then at random (seeded) those, process kills and pauses, NATS node loss; c2 and w2 30 s ahead, w3 30 s behind all along',
     natsNodes: 3,
     hosts: 3,
-    skewS: { c2: 30, w2: -30 },
+    skewS: { c2: 30, w2: 30, w3: -30 },
     spacingMs: 9_000,
     minFaults: 3,
   },
@@ -120,6 +121,9 @@ export interface PlannedFault {
 }
 
 const MIXED_KINDS: readonly FaultKind[] = ['worker-kill', 'leader-kill', 'worker-pause', 'worker-restart', 'coordinator-restart', 'worker-add', 'nats-node-kill'];
+/** hosts-mixed begins with each network fault once, in this order, so that even a short run has
+ *  them all; then it draws from HOSTS_MIXED_KINDS. */
+const HOSTS_TOUR: readonly FaultKind[] = ['network-partition', 'host-kill', 'slow-network'];
 /** hosts-mixed: the network faults weigh twice. */
 const HOSTS_MIXED_KINDS: readonly FaultKind[] = ['host-kill', 'host-kill', 'network-partition', 'network-partition', 'slow-network', 'slow-network', 'worker-kill', 'leader-kill', 'worker-pause', 'nats-node-kill'];
 
@@ -152,7 +156,7 @@ export function planFaults(scenario: Scenario, durationMs: number, random: Rando
         kind = i % 2 === 0 ? 'leader-kill' : 'worker-kill';
         break;
       case 'hosts-mixed':
-        kind = HOSTS_MIXED_KINDS[Math.floor(random() * HOSTS_MIXED_KINDS.length)]!;
+        kind = HOSTS_TOUR[i] ?? HOSTS_MIXED_KINDS[Math.floor(random() * HOSTS_MIXED_KINDS.length)]!;
         break;
       case 'mixed':
         kind = MIXED_KINDS[Math.floor(random() * MIXED_KINDS.length)]!;

@@ -272,13 +272,15 @@ export class VirtualHosts {
  * handler, after the hosts are gone; whatever runs on them dies with them). Returns a function that
  * unregisters the handlers (call it after destroying the hosts in the normal course).
  */
-export function destroyOnExit(hosts: VirtualHosts): () => void {
+export function destroyOnExit(hosts: VirtualHosts, options: { signals: boolean } = { signals: true }): () => void {
   const onExit = () => hosts.destroy();
   const onSignal = (signal: NodeJS.Signals) => {
     hosts.destroy();
     process.exit(signal === 'SIGINT' ? 130 : 143);
   };
   process.once('exit', onExit);
+  // A launcher that stops gracefully on signals itself (shardflow up) handles them, then destroys.
+  if (!options.signals) return () => process.off('exit', onExit);
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   return () => {

@@ -82,7 +82,7 @@ export async function statusOver(nc: NatsConnection, config: Pick<Config, 'REPLI
   const lease = config.LEADER_LEASE_MS;
   const timeout = config.WORKER_TIMEOUT_MS;
   const leaderAlive = stored !== null && now - stored.storedAt < lease;
-  const ageOf = (key: string, at: number) => now - (storedAt.get(key) ?? at);
+  const ageOf = (key: string, at: number) => Math.max(0, now - (storedAt.get(key) ?? at));
   const lagOf = new Map<string, number>();
   for (const w of workers) for (const [k, v] of Object.entries(w.lag)) lagOf.set(`${w.id} ${k}`, v);
   return {

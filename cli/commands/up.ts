@@ -1,6 +1,8 @@
 // `shardflow up` (and `npm start`): the local cluster in the foreground until Ctrl-C or SIGTERM.
 import { join } from 'node:path';
 import { LocalCluster } from '../../cluster/local-cluster.ts';
+import { spreadOverHosts } from '../../cluster/placement.ts';
+import { destroyOnExit, removeLeftovers, VirtualHosts, virtualHostsUnavailable } from '../../cluster/virtual-hosts.ts';
 import { childEnvironment, type Config } from '../../common/config.ts';
 import { ShardflowError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
@@ -9,7 +11,7 @@ import { loadJob } from '../../jobs/catalog.ts';
 import { targetGroups, writeTargetsFile } from '../prometheus-targets.ts';
 import { readStatus } from '../../coordinator/cluster-status.ts';
 
-export const UP_HELP = `Usage: shardflow up [--workers N] [--coordinators N] [--job NAME] [--rate R]
+export const UP_HELP = `Usage: shardflow up [--workers N] [--coordinators N] [--job NAME] [--rate R] [--tls] [--hosts N]
 
 Starts a whole local cluster and keeps it running until Ctrl-C or SIGTERM: an embedded nats-server
 (port from SHARDFLOW_NATS_URL, default 4322; store in <SHARDFLOW_DATA_DIR>/nats), the coordinators, the
@@ -21,6 +23,11 @@ resumes from the checkpoints. Logs of every process go to <SHARDFLOW_DATA_DIR>/l
   --rate R           events per second the producer publishes (default 200; 0: none)
   --tls              mutual TLS between every process and NATS, with a local CA made for the cluster
                      (in <SHARDFLOW_DATA_DIR>/auth/tls; needs openssl)
+  --hosts N          a multi-host cluster on this machine (root only): N hosts made as network
+                     namespaces on a private bridge (10.203.k.0/24), one clustered NATS node each
+                     (3 replicas), coordinators on the first two hosts, workers round robin; every
+                     process talks over the hosts' addresses. Its data folder is <SHARDFLOW_DATA_DIR>/hosts;
+                     Ctrl-C stops the processes and deletes every namespace, link and rule it made
 
 Every client needs a credential: the nats-server takes only the cluster's users (one per role, made
 once in <SHARDFLOW_DATA_DIR>/auth/ and reused). \`shardflow\` commands run with the same data folder use
@@ -32,6 +39,8 @@ export interface UpOptions {
   job: string;
   rate: number;
   tls?: boolean;
+  /** A multi-host cluster on this many virtual hosts (cluster/virtual-hosts.ts). */
+  hosts?: number;
 }
 
 export async function upCommand(options: UpOptions, config: Config, log: Logger): Promise<number> {
@@ -42,10 +51,21 @@ export async function upCommand(options: UpOptions, config: Config, log: Logger)
   if (options.workers < 1 || options.coordinators < 1) {
     throw new ShardflowError('CONFIG_INVALID', 'shardflow up needs at least one worker and one coordinator (--workers N, --coordinators N)');
   }
+  if (options.hosts !== undefined && (options.hosts < 3 || options.hosts > 9)) {
+    throw new ShardflowError('CONFIG_INVALID', `--hosts must be from 3 to 9 (a clustered NATS node per host, and JetStream needs 3 for its replicas), got ${options.hosts}`);
+  }
+  const noHosts = options.hosts !== undefined ? virtualHostsUnavailable() : undefined;
+  if (noHosts) throw new ShardflowError('CONFIG_INVALID', `--hosts: ${noHosts}; run as root on Linux, or without --hosts`);
   const job = await loadJob(options.job);
-  process.stdout.write(`starting a local cluster: nats-server, ${options.coordinators} coordinators, ${options.workers} workers, job ${job.name}...\n`);
+  process.stdout.write(`starting a local cluster: nats-server, ${options.coordinators} coordinators, ${options.workers} workers, job ${job.name}${options.hosts ? `, on ${options.hosts} hosts` : ''}...\n`);
+  // Hosts are deleted however this process ends: below after a graceful stop, else at its exit.
+  if (options.hosts) removeLeftovers();
+  const hosts = options.hosts ? VirtualHosts.create(options.hosts) : undefined;
+  const forgetHosts = hosts ? destroyOnExit(hosts, { signals: false }) : () => {};
+  const dataDir = hosts ? join(config.DATA_DIR, 'hosts') : config.DATA_DIR;
   const cluster = await LocalCluster.up({
-    dataDir: config.DATA_DIR,
+    ...(hosts ? { placement: spreadOverHosts(hosts.hosts) } : {}),
+    dataDir,
     natsPort: Number(url.port || 4222),
     coordinators: options.coordinators,
     workers: options.workers,
@@ -55,6 +75,9 @@ export async function upCommand(options: UpOptions, config: Config, log: Logger)
     tls: options.tls === true,
     log,
     env: childEnvironment(),
+  }).catch((err: unknown) => {
+    hosts?.destroy();
+    throw err;
   });
   const credentials = cluster.publishCredentials();
   const status = await readStatus(cluster.access('viewer'), config).catch(() => undefined);
@@ -70,11 +93,14 @@ export async function upCommand(options: UpOptions, config: Config, log: Logger)
   process.stdout.write(
     [
       'shardflow local cluster is up',
-      `  nats          ${cluster.natsUrl}  (store ${config.DATA_DIR}/nats; ${options.tls ? 'mutual TLS, ' : ''}a credential per role)`,
-      `  processes     ${cluster.processes().map((p) => `${p.id}:${p.pid}`).join(' ')}`,
+      `  nats          ${cluster.natsUrl}  (store ${dataDir}/nats; ${options.tls ? 'mutual TLS, ' : ''}a credential per role)`,
+      `  processes     ${cluster.processes().map((p) => `${p.id}:${p.pid}${p.host ? `@${p.host}` : ''}`).join(' ')}`,
+      ...(hosts ? [`  hosts         ${hosts.hosts.map((h) => `${h.name} ${h.address} (netns ${h.netns})`).join(', ')}; this machine is ${hosts.observerAddress}`] : []),
       `  leader        ${status?.leader ? `${status.leader.id} (term ${status.leader.term})` : 'being elected'}`,
       `  job           ${job.name}, producer at ${options.rate} events/s`,
-      `  status        npx shardflow status   (commands run from this folder use the admin credential in ${credentials.adminEnv})`,
+      hosts
+        ? `  status        set -a; . ${credentials.adminEnv}; set +a; npx shardflow status   (the admin credential and the hosts' URLs)`
+        : `  status        npx shardflow status   (commands run from this folder use the admin credential in ${credentials.adminEnv})`,
       `  results       npx shardflow results --job ${job.name}`,
       `  producers     need a credential: set -a; . ${credentials.producerEnv}; set +a   (user "producer" may publish events only,`,
       `                to shardflow.ingest.${job.name} or a partition; a viewer's credential is in ${credentials.viewerEnv})`,
@@ -109,6 +135,8 @@ export async function upCommand(options: UpOptions, config: Config, log: Logger)
   clearInterval(targetsTimer);
   process.stdout.write(`\n${signal}: stopping (workers checkpoint and release their partitions first)...\n`);
   await cluster.down();
+  hosts?.destroy();
+  forgetHosts();
   writeTargetsFile(targetsFile, []);
   await metricsServer.close();
   process.stdout.write(`stopped. State kept in ${config.DATA_DIR}/; \`npm start\` resumes from the checkpoints.\n`);
