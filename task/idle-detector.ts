@@ -31,8 +31,11 @@ export class IdleDetector {
     private readonly idleTimeoutMs: number,
     private readonly maxOutOfOrdernessMs: number,
     now: number,
+    /** The server's clock at or before `now` (the stamp of the checkpoint restored), if known. */
+    storedAt?: number,
   ) {
     this.lastMessageAt = now;
+    this.lastStoredAt = storedAt;
   }
 
   /** Messages arrived (even ones already processed before a restart): the partition is not idle.
@@ -51,7 +54,8 @@ export class IdleDetector {
   propose(input: IdleInput): number | undefined {
     if (!input.caughtUp || input.position === 0 || this.markedAfter === input.position) return undefined;
     if (input.now - this.lastMessageAt < this.idleTimeoutMs) return undefined;
-    // Nothing received since the start: only the local clock is known.
+    // Neither a message nor a checkpoint stamp since the start (a partition never checkpointed):
+    // only the local clock is known.
     const wallClock = this.lastStoredAt === undefined ? input.now : this.lastStoredAt + (input.now - this.lastMessageAt);
     const watermark = Math.max(input.latestEventTime, wallClock - this.maxOutOfOrdernessMs - 1);
     if (!(watermark > input.watermark && watermark >= input.nextFireTime)) return undefined;

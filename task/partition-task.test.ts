@@ -218,6 +218,16 @@ describe('the partition task', () => {
     }
   });
 
+  it('after a restart with no new message, takes the idle watermark from the server stamp of the checkpoint', () => {
+    const first = new PartitionTask(job, ID, OPTIONS, { seq: 0, snapshot: null }, T0);
+    first.step([{ kind: 'events', seq: 1, ingestTime: T0, data: enc.encode(JSON.stringify({ k: 'a', v: 1, t: T0 })), batch: false }], T0);
+    const snapshot = first.checkpointNow(T0).snapshot;
+    // Restored by a worker 30 s ahead, from a checkpoint the server stored at T0 + 100.
+    const restored = new PartitionTask(job, ID, OPTIONS, { seq: 1, snapshot, storedAt: T0 + 100 }, T0 + 30_000);
+    const markers = restored.tick(T0 + 30_000 + 5_000, true).effects.filter((e) => e.type === 'idle-marker');
+    expect(markers).toEqual([{ type: 'idle-marker', afterSeq: 1, watermark: T0 + 100 + 5_000 - BOUND - 1 }]);
+  });
+
   it('dead-letters an event published to a partition its key does not belong to, and counts the others', () => {
     const four = defineJob({ ...definition, name: 'task-test-4', source: { partitions: 4 } });
     const keys = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'é-ü'];

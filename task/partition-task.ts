@@ -37,6 +37,9 @@ export interface Restored {
   /** Last sequence the snapshot covers (0: nothing processed). */
   seq: number;
   snapshot: Uint8Array | null;
+  /** When the server stored the checkpoint (its clock): the idle watermark's reference until the
+   *  first message arrives, so that a worker with a skewed clock never writes a future watermark. */
+  storedAt?: number;
 }
 
 export class PartitionTask<E> {
@@ -73,7 +76,7 @@ export class PartitionTask<E> {
     if (restored.snapshot) this.operator.restore(restored.snapshot);
     this.position = restored.seq;
     this.schedule = new CheckpointSchedule(options.checkpointIntervalMs, options.checkpointEveryMessages, restored.seq, now);
-    this.idle = new IdleDetector(job.idleTimeout, job.maxOutOfOrderness, now);
+    this.idle = new IdleDetector(job.idleTimeout, job.maxOutOfOrderness, now, restored.storedAt);
   }
 
   /** Last sequence of the log processed. */
