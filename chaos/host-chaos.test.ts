@@ -74,6 +74,10 @@ describe.skipIf(reason !== undefined)(`a cluster on 3 hosts (network namespaces)
     expect(r.leaderTerms!.terms).toBeGreaterThanOrEqual(1);
     expect(r.leaderTerms!.conflicts).toEqual([]);
     expect(r.epochRegressions).toEqual([]);
+    // The workers of the host that was cut off found their partitions taken over once back, and
+    // stopped them without writing.
+    const cutOff = r.hosts!.filter((p) => p.host === r.faults[0]!.target && p.id.startsWith('w')).map((p) => p.id);
+    expect(cutOff.reduce((n, id) => n + (r.fenced![id] ?? 0), 0), `fenced stops of ${cutOff.join(', ')}`).toBeGreaterThan(0);
     expect(r.futureMarkers).toBe(0);
     expect(networkState()).toEqual(before);
   }, 240_000);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { leaderActs, termConflicts } from './leader-terms.ts';
+import { fencedStops, leaderActs, termConflicts } from './leader-terms.ts';
 
 const line = (o: object) => JSON.stringify({ level: 30, time: 1, ...o });
 
@@ -22,6 +22,11 @@ describe('leader terms', () => {
   it('finds no conflict when each term has one leader', () => {
     const acts = [...leaderActs('c1', line({ msg: 'coordinator is now leader', term: 1 })), ...leaderActs('c2', line({ msg: 'assignment published', term: 2 }))];
     expect(termConflicts(acts)).toEqual({ terms: 2, conflicts: [] });
+  });
+
+  it('counts the partitions and routers a worker stopped because they were taken over', () => {
+    const log = [line({ msg: 'partition taken over by another worker: stopped, nothing written' }), line({ msg: 'ingest router taken over by another worker: stopped' }), line({ msg: 'partition started' })].join('\n');
+    expect(fencedStops(log)).toBe(2);
   });
 
   it('reports a term in which two coordinators acted as leader', () => {

@@ -37,6 +37,14 @@ export function leaderActs(coordinator: string, log: string): LeaderAct[] {
   return acts;
 }
 
+/** How many times a worker's log says one of its partitions or routers was taken over and stopped
+ *  before writing (fenced): what a worker cut off or paused must do once it is back. */
+export function fencedStops(log: string): number {
+  let n = 0;
+  for (const line of log.split('\n')) if (line.includes('"msg":"partition taken over by another worker') || line.includes('"msg":"ingest router taken over by another worker')) n++;
+  return n;
+}
+
 /** Terms in which two or more coordinators acted as leader (empty: no split brain), and how many
  *  terms had a leader at all. */
 export function termConflicts(acts: readonly LeaderAct[]): { terms: number; conflicts: TermConflict[] } {

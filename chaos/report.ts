@@ -46,6 +46,8 @@ export interface ChaosReport {
   /** Idle watermark markers whose watermark is ahead of the time the server stored them: a worker's
    *  clock ran ahead and moved event time forward (must be 0). */
   futureMarkers?: number;
+  /** Per worker: partitions and routers it stopped because another worker had taken them over. */
+  fenced?: Record<string, number>;
   /** Multi-host runs: the host of every process. */
   hosts?: { id: string; host: string }[];
 }

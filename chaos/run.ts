@@ -11,7 +11,7 @@ import { LocalCluster } from '../cluster/local-cluster.ts';
 import { freePort } from '../cluster/nats-server.ts';
 import { spreadOverHosts } from '../cluster/placement.ts';
 import { destroyOnExit, removeLeftovers, VirtualHosts } from '../cluster/virtual-hosts.ts';
-import { leaderActs, termConflicts } from './leader-terms.ts';
+import { fencedStops, leaderActs, termConflicts } from './leader-terms.ts';
 import { JobProducer, produceLive } from '../cluster/producer.ts';
 import { readKvResults } from '../cluster/sinks/kv-sink.ts';
 import type { Config } from '../common/config.ts';
@@ -186,7 +186,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       return entry?.kind === 'marker' && entry.watermark > m.timestamp;
     }).length;
     await monitor.stop();
-    const acts = cluster.coordinatorIds().flatMap((id) => (existsSync(cluster.logFile(id)) ? leaderActs(id, readFileSync(cluster.logFile(id), 'utf8')) : []));
+    const logOf = (id: string) => (existsSync(cluster.logFile(id)) ? readFileSync(cluster.logFile(id), 'utf8') : '');
+    const acts = cluster.coordinatorIds().flatMap((id) => leaderActs(id, logOf(id)));
+    const fenced = Object.fromEntries(cluster.workerIds().map((id) => [id, fencedStops(logOf(id))]));
     return {
       scenario: scenario.name,
       description: scenario.description,
@@ -207,6 +209,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       leaderTerms: termConflicts(acts),
       epochRegressions: monitor.epochRegressions,
       futureMarkers,
+      fenced,
       ...(hosts ? { hosts: cluster.processes().map((p) => ({ id: p.id, host: p.host ?? '-' })) } : {}),
     };
   } finally {
