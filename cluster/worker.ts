@@ -69,6 +69,8 @@ export class Worker {
   private readonly lag = new Map<string, number>();
   private full = false;
   private closing = false;
+  /** CPU time and wall time at the previous heartbeat, for the share of a core used since. */
+  private cpuMark = { usage: process.cpuUsage(), at: performance.now() };
   private readonly feedLimits: FeedLimits;
 
   private constructor(
@@ -154,8 +156,18 @@ export class Worker {
       metricsPort: this.options.metricsPort,
       full: this.full,
       heapUsedBytes: process.memoryUsage().heapUsed,
+      cpu: this.cpuShare(),
     };
     await this.coordination.put(workerKey(this.id), JSON.stringify(hb)).catch(() => {});
+  }
+
+  private cpuShare(): number {
+    const usage = process.cpuUsage();
+    const at = performance.now();
+    const used = (usage.user - this.cpuMark.usage.user + usage.system - this.cpuMark.usage.system) / 1000;
+    const share = at > this.cpuMark.at ? used / (at - this.cpuMark.at) : 0;
+    this.cpuMark = { usage, at };
+    return Math.round(share * 1000) / 1000;
   }
 
   private get heapLimit(): number {

@@ -5,9 +5,9 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Config } from '../common/config.ts';
-import { ASSIGNMENT_KEY, COORDINATION_BUCKET, coordinatorKey, workerKey } from '../common/names.ts';
+import { ASSIGNMENT_KEY, AUTOSCALE_KEY, COORDINATION_BUCKET, coordinatorKey, workerKey } from '../common/names.ts';
 import { openBucket } from '../nats/topology.ts';
-import { readLeaderStored, type AssignmentRecord, type CoordinatorHeartbeat, type WorkerHeartbeat } from './protocol.ts';
+import { readLeaderStored, type AssignmentRecord, type AutoscaleRecord, type CoordinatorHeartbeat, type WorkerHeartbeat } from './protocol.ts';
 import { connectNats, type NatsAccess } from '../nats/connect.ts';
 
 export interface ClusterStatus {
@@ -17,6 +17,8 @@ export interface ClusterStatus {
   partitions: { job: string; partition: number; owner: string | null; lag: number | null }[];
   /** Filled by readStatus; left out by statusOver, which pollers call many times a second. */
   storage?: ClusterStorage;
+  /** The leader's last autoscaling decision, when the cluster autoscales. */
+  autoscale?: AutoscaleRecord;
 }
 
 /** One stream or KV bucket (`KV_<bucket>`) of shardflow. Limits as JetStream states them: max_bytes
@@ -78,6 +80,8 @@ export async function statusOver(nc: NatsConnection, config: Pick<Config, 'REPLI
   const coordinators = [...coordinatorsById.values()];
   const workers = [...workersById.values()];
   const assignmentEntry = await kv.get(ASSIGNMENT_KEY);
+  const autoscaleEntry = await kv.get(AUTOSCALE_KEY);
+  const autoscale = autoscaleEntry?.operation === 'PUT' ? (autoscaleEntry.json() as AutoscaleRecord) : undefined;
   const assignment = assignmentEntry?.operation === 'PUT' ? (assignmentEntry.json() as AssignmentRecord) : null;
   const lease = config.LEADER_LEASE_MS;
   const timeout = config.WORKER_TIMEOUT_MS;
@@ -96,6 +100,7 @@ export async function statusOver(nc: NatsConnection, config: Pick<Config, 'REPLI
     partitions: Object.entries(assignment?.owners ?? {})
       .sort(([a], [b]) => (a < b ? -1 : 1))
       .flatMap(([job, owners]) => owners.map((owner, partition) => ({ job, partition, owner, lag: owner ? (lagOf.get(`${owner} ${job}/${partition}`) ?? null) : null }))),
+    ...(autoscale ? { autoscale } : {}),
   };
 }
 

@@ -62,6 +62,25 @@ export interface WorkerHeartbeat {
   /** Near its memory limit: keeps its partitions but takes no new ones. */
   full?: boolean;
   heapUsedBytes?: number;
+  /** Share of one core this process used since its previous heartbeat (autoscaling reads it). */
+  cpu?: number;
+}
+
+/** `autoscale` — written by the leader when the cluster autoscales (SHARDFLOW_AUTOSCALE) and its
+ *  decision changes; read by the launcher that starts and stops workers (shardflow up), and `status`. */
+export interface AutoscaleRecord {
+  /** Workers the cluster should run. */
+  desired: number;
+  min: number;
+  max: number;
+  /** Why, in words (the lag and CPU that made the decision). */
+  reason: string;
+  term: number;
+  /** What the leader observed when it decided. */
+  workers: number;
+  lag: number;
+  cpu: number | null;
+  at: number;
 }
 
 /** `coordinators.<id>` — each coordinator's heartbeat with its role, for `status`. */
@@ -87,6 +106,7 @@ const workerHeartbeatSchema = z.object({
   metricsPort: z.number().int().min(0).max(65535),
   full: z.boolean().optional(),
   heapUsedBytes: z.number().finite().min(0).optional(),
+  cpu: z.number().finite().min(0).max(64).optional(),
 });
 
 /** The heartbeat stored under `workers.<keyId>`, or why it is not one. */

@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import { LocalCluster } from '../../cluster/local-cluster.ts';
 import { spreadOverHosts } from '../../cluster/placement.ts';
 import { destroyOnExit, removeLeftovers, VirtualHosts, virtualHostsUnavailable } from '../../cluster/virtual-hosts.ts';
-import { childEnvironment, type Config } from '../../common/config.ts';
+import { followAutoscale, type AutoscaleFollower } from '../../cluster/autoscaler.ts';
+import { connectNats } from '../../nats/connect.ts';
+import { childEnvironment, parseWorkerRange, type Config } from '../../common/config.ts';
 import { ShardflowError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
 import { startMetricsServer } from '../../common/metrics-server.ts';
@@ -12,6 +14,7 @@ import { targetGroups, writeTargetsFile } from '../prometheus-targets.ts';
 import { readStatus } from '../../coordinator/cluster-status.ts';
 
 export const UP_HELP = `Usage: shardflow up [--workers N] [--coordinators N] [--job NAME] [--rate R] [--tls] [--hosts N]
+                    [--autoscale MIN..MAX]
 
 Starts a whole local cluster and keeps it running until Ctrl-C or SIGTERM: an embedded nats-server
 (port from SHARDFLOW_NATS_URL, default 4322; store in <SHARDFLOW_DATA_DIR>/nats), the coordinators, the
@@ -28,6 +31,10 @@ resumes from the checkpoints. Logs of every process go to <SHARDFLOW_DATA_DIR>/l
                      (3 replicas), coordinators on the first two hosts, workers round robin; every
                      process talks over the hosts' addresses. Its data folder is <SHARDFLOW_DATA_DIR>/hosts;
                      Ctrl-C stops the processes and deletes every namespace, link and rule it made
+  --autoscale MIN..MAX  the leader decides how many workers run, from their lag and CPU, with
+                     hysteresis (SHARDFLOW_AUTOSCALE_UP_LAG, _UP_CPU, _DOWN_LAG, _DOWN_CPU, _UP_FOR_MS,
+                     _DOWN_FOR_MS, _COOLDOWN_MS); this launcher starts and stops workers to match;
+                     --workers is the count at the start. \`shardflow status\` shows the decision
 
 Every client needs a credential: the nats-server takes only the cluster's users (one per role, made
 once in <SHARDFLOW_DATA_DIR>/auth/ and reused). \`shardflow\` commands run with the same data folder use
@@ -41,6 +48,8 @@ export interface UpOptions {
   tls?: boolean;
   /** A multi-host cluster on this many virtual hosts (cluster/virtual-hosts.ts). */
   hosts?: number;
+  /** "MIN..MAX": workers follow the leader's autoscaling decision within that range. */
+  autoscale?: string;
 }
 
 export async function upCommand(options: UpOptions, config: Config, log: Logger): Promise<number> {
@@ -54,6 +63,9 @@ export async function upCommand(options: UpOptions, config: Config, log: Logger)
   if (options.hosts !== undefined && (options.hosts < 3 || options.hosts > 9)) {
     throw new ShardflowError('CONFIG_INVALID', `--hosts must be from 3 to 9 (a clustered NATS node per host, and JetStream needs 3 for its replicas), got ${options.hosts}`);
   }
+  const range = options.autoscale === undefined ? undefined : parseWorkerRange(options.autoscale);
+  if (typeof range === 'string') throw new ShardflowError('CONFIG_INVALID', `--autoscale: ${range}`);
+  if (range) options = { ...options, workers: Math.min(range.max, Math.max(range.min, options.workers)) };
   const noHosts = options.hosts !== undefined ? virtualHostsUnavailable() : undefined;
   if (noHosts) throw new ShardflowError('CONFIG_INVALID', `--hosts: ${noHosts}; run as root on Linux, or without --hosts`);
   const job = await loadJob(options.job);
@@ -74,12 +86,16 @@ export async function upCommand(options: UpOptions, config: Config, log: Logger)
     rate: options.rate,
     tls: options.tls === true,
     log,
-    env: childEnvironment(),
+    // The coordinators decide (the leader publishes), this launcher carries it out.
+    env: { ...childEnvironment(), ...(range ? { SHARDFLOW_AUTOSCALE: `${range.min}..${range.max}` } : {}) },
   }).catch((err: unknown) => {
     hosts?.destroy();
     throw err;
   });
   const credentials = cluster.publishCredentials();
+  let autoscaler: AutoscaleFollower | undefined;
+  const autoscaleNc = range ? await connectNats(cluster.access('admin'), { name: 'shardflow-up-autoscale', persistent: true }) : undefined;
+  if (range && autoscaleNc) autoscaler = await followAutoscale(autoscaleNc, hosts ? 3 : 1, cluster, range, log);
   const status = await readStatus(cluster.access('viewer'), config).catch(() => undefined);
   // The launcher's own /metrics (its producer), and the scrape targets of every process for Prometheus.
   const metricsServer = await startMetricsServer({ port: config.METRICS_PORT, host: config.METRICS_HOST, token: config.METRICS_TOKEN });
@@ -98,6 +114,7 @@ export async function upCommand(options: UpOptions, config: Config, log: Logger)
       ...(hosts ? [`  hosts         ${hosts.hosts.map((h) => `${h.name} ${h.address} (netns ${h.netns})`).join(', ')}; this machine is ${hosts.observerAddress}`] : []),
       `  leader        ${status?.leader ? `${status.leader.id} (term ${status.leader.term})` : 'being elected'}`,
       `  job           ${job.name}, producer at ${options.rate} events/s`,
+      ...(range ? [`  autoscale     ${range.min}..${range.max} workers, decided by the leader from lag and CPU (see status)`] : []),
       hosts
         ? `  status        set -a; . ${credentials.adminEnv}; set +a; npx shardflow status   (the admin credential and the hosts' URLs)`
         : `  status        npx shardflow status   (commands run from this folder use the admin credential in ${credentials.adminEnv})`,
@@ -133,6 +150,8 @@ export async function upCommand(options: UpOptions, config: Config, log: Logger)
   });
   clearInterval(progress);
   clearInterval(targetsTimer);
+  autoscaler?.stop();
+  await autoscaleNc?.close().catch(() => {});
   process.stdout.write(`\n${signal}: stopping (workers checkpoint and release their partitions first)...\n`);
   await cluster.down();
   hosts?.destroy();
