@@ -4,7 +4,7 @@
 // the figures are the median and largest recovery of its faults, whether the verdict was exact, and
 // the terms in which two leaders acted (must be 0). Needs root; elsewhere it says why and records
 // nothing.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { recoveryStats, runPassed } from '../chaos/report.ts';
@@ -28,6 +28,8 @@ export async function hostChaosRecovery(log: (line: string) => void): Promise<Fi
   const config = loadConfig({});
   const dir = mkdtempSync(join(tmpdir(), 'shardflow-bench-hosts-'));
   const figures: Figure[] = [];
+  // A run that did not pass keeps its folder (logs, report.json) for a person to read.
+  let keep = false;
   try {
     for (const scenario of MEASURED) {
       const dataDir = join(dir, scenario);
@@ -44,6 +46,11 @@ export async function hostChaosRecovery(log: (line: string) => void): Promise<Fi
         log: createFileLogger('chaos', 'info', join(dataDir, 'logs', 'chaos.log')),
         env: childEnvironment(),
       });
+      writeFileSync(join(dataDir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
+      if (!runPassed(report)) {
+        keep = true;
+        log(`${scenario} did not pass: its logs and report are kept in ${dataDir}`);
+      }
       const stats = recoveryStats(report.faults);
       const conflicts = report.leaderTerms?.conflicts.length ?? 0;
       log(
@@ -59,7 +66,7 @@ export async function hostChaosRecovery(log: (line: string) => void): Promise<Fi
       );
     }
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    if (!keep) rmSync(dir, { recursive: true, force: true });
   }
   return figures;
 }
