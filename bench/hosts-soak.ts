@@ -3,7 +3,7 @@
 // process kills and pauses, NATS node loss, two processes 30 s ahead and one 30 s behind all along),
 // then the exact verdict. Records the recovery of every kind of fault and the backlog and live
 // workers over time. Needs root; elsewhere it says why and records nothing.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { recoveryStats, runPassed } from '../chaos/report.ts';
@@ -33,6 +33,8 @@ export async function hostsSoak(log: (line: string) => void): Promise<ScenarioOu
   }
   const minutes = minutesArg();
   const dir = mkdtempSync(join(tmpdir(), 'shardflow-bench-hosts-soak-'));
+  // A run that did not pass keeps its folder (logs, report.json) for a person to read.
+  let keep = false;
   try {
     const report = await runChaos({
       scenario: 'hosts-mixed',
@@ -48,6 +50,9 @@ export async function hostsSoak(log: (line: string) => void): Promise<ScenarioOu
       env: childEnvironment(),
       progress: (line) => log(line),
     });
+    writeFileSync(join(dir, 'report.json'), JSON.stringify({ ...report, samples: [] }, null, 2) + '\n');
+    keep = !runPassed(report);
+    if (keep) log(`not exact: the logs and report are kept in ${dir}`);
     const all = recoveryStats(report.faults);
     log(`${report.faults.length} faults over ${minutes} min; recovery median ${all.medianMs ?? '-'} ms, max ${all.maxMs ?? '-'} ms; ${runPassed(report) ? 'exact' : 'NOT EXACT'}`);
     const figures: Figure[] = [
@@ -69,7 +74,7 @@ export async function hostsSoak(log: (line: string) => void): Promise<ScenarioOu
     ];
     return { figures, series };
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    if (!keep) rmSync(dir, { recursive: true, force: true });
   }
 }
 
