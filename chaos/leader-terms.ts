@@ -37,11 +37,12 @@ export function leaderActs(coordinator: string, log: string): LeaderAct[] {
   return acts;
 }
 
-/** How many times a worker's log says one of its partitions or routers was taken over and stopped
- *  before writing (fenced): what a worker cut off or paused must do once it is back. */
+/** How many times a worker's log says one of its partitions or routers was taken over (stopped before
+ *  writing, or a write refused for a superseded epoch): a worker cut off or paused, once back. */
 export function fencedStops(log: string): number {
   let n = 0;
-  for (const line of log.split('\n')) if (line.includes('"msg":"partition taken over by another worker') || line.includes('"msg":"ingest router taken over by another worker')) n++;
+  // A stop on a takeover, or any refused write (a release or checkpoint whose epoch was superseded).
+  for (const line of log.split('\n')) if (line.includes('taken over by another worker') || line.includes('was superseded by epoch')) n++;
   return n;
 }
 

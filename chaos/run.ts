@@ -140,12 +140,18 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         const record: FaultRecord = { kind: f.kind, target: f.target, detail: f.detail, atMs: at - startedAt, recoveryMs: null };
         faults.push(record);
         settled.push(f.settled.catch((err: unknown) => void (record.error = `second half failed: ${(err as Error).message}`)));
-        recoveries.push(
-          monitor.recovery(at, tookLeader ? (before?.term ?? 0) : undefined).then((ms) => {
-            record.recoveryMs = ms;
-            progress(`  ${f.kind} ${f.target}: recovered in ${(ms / 1000).toFixed(1)} s`);
-          }),
-        );
+        const recovered = monitor.recovery(at, tookLeader ? (before?.term ?? 0) : undefined).then((ms) => {
+          record.recoveryMs = ms;
+          progress(`  ${f.kind} ${f.target}: recovered in ${(ms / 1000).toFixed(1)} s`);
+        });
+        recoveries.push(recovered);
+        // A host fault shakes every raft group of the NATS cluster (a healed node comes back with a
+        // higher term and forces elections; a restarted one catches up): the next host or node fault
+        // waits until this one has recovered (60 s at most), else two overlap into a lost quorum.
+        if (HOST_FAULTS.has(f.kind)) {
+          const previous = faultState.natsHealed;
+          faultState.natsHealed = Promise.all([previous, Promise.race([recovered, sleep(60_000)])]).then(() => undefined);
+        }
         progress(`${((at - startedAt) / 1000).toFixed(1).padStart(6)} s  ${f.detail}`);
       } catch (err) {
         const atMs = Date.now() - startedAt;
@@ -220,6 +226,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     keepHostsOnExit();
   }
 }
+
+const HOST_FAULTS = new Set<string>(['host-kill', 'network-partition', 'slow-network']);
 
 /** A fault that cannot be injected right now (no leader at this instant, a control-plane read timed
  *  out while a NATS node is down) is tried again a few times before it is reported as not injected. */
