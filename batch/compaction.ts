@@ -8,6 +8,8 @@ import { readInputEntry } from '../common/input-log.ts';
 import { inputStream } from '../common/names.ts';
 import type { Job } from '../jobs/define-job.ts';
 import { decodeEvent, type DeadLetterReason } from '../jobs/event-decoder.ts';
+import { payloadDecoderFor, registrySchemaCache } from '../schema/registry-reader.ts';
+import type { BatchSchemas } from '../schema/writer-schema-cache.ts';
 import { LakeFolder } from './lake-folder.ts';
 import { FileCutter, lastCompactedSeq, makeManifest, type Chunk } from './lake-layout.ts';
 import { columnData, planColumns, type ColumnPlan, type LakeRow } from './parquet-columns.ts';
@@ -83,6 +85,10 @@ export async function compactJob<E>(nc: NatsConnection, job: Job<E>, options: Co
 
     const every = options.progressEvery ?? 1_000;
     const cutter = new FileCutter<LakeRow>(from, options.rowsPerFile);
+    // An Avro job's events decode with the schemas their ids name in the cluster's registry.
+    const schemas = job.format === 'avro' ? registrySchemaCache(nc) : undefined;
+    let batchSchemas: BatchSchemas = new Map();
+    const payload = payloadDecoderFor(job as Job<unknown>, (id) => batchSchemas.get(id));
     const readFrom = Math.max(from, bounds.first);
     const source = bounds.messages > 0 && readFrom <= to ? readStreamRange(nc, stream, readFrom, to) : [];
     for await (const m of source) {
@@ -103,8 +109,9 @@ export async function compactJob<E>(nc: NatsConnection, job: Job<E>, options: Co
       if (!entry) skip('not-a-partition-subject');
       else if (!entry.events) skip('malformed-batch');
       else {
+        if (schemas) batchSchemas = await schemas.prepare(entry.events);
         for (const [index, data] of entry.events.entries()) {
-          const decoded = decodeEvent(job, data, m.timestamp);
+          const decoded = decodeEvent(job, data, m.timestamp, payload);
           if (!decoded.ok) {
             skip(decoded.reason);
             continue;

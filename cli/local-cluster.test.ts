@@ -72,6 +72,18 @@ describe('shardflow up (npm start)', () => {
     expect(cli('kill', 'worker', '--id', 'w9')).toMatchObject({ status: 2, stderr: expect.stringMatching(/no running worker w9/) });
     await publishAll(producer, countingEvents(23, 4_000, 4_000, Date.now() - 8_000)); // the cluster idled: its watermark is now
     await expectExactResults(nc, [], 60_000);
+    // The job came from a module; the cluster knows it by name (its workers registered it).
+    const byName = cli('results', '--job', 'counting');
+    expect(byName.status, byName.stderr).toBe(0);
+    expect(byName.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { job: string }).job)).toEqual(expect.arrayContaining(['counting']));
+    expect(cli('status').stdout).toMatch(/counting +running .*module .*counting-job\.ts/);
+    // Paused, its partitions are checkpointed and released; resumed, they are owned again.
+    expect(cli('pause', '--job', 'counting')).toMatchObject({ status: 0, stdout: expect.stringMatching(/paused/) });
+    await waitFor(async () => (await readStatus(admin(), config)).partitions.every((p) => p.owner === null), 30_000, 'every partition released while paused');
+    expect(cli('status').stdout).toMatch(/counting +PAUSED by cli/);
+    expect(cli('resume', '--job', 'counting')).toMatchObject({ status: 0 });
+    await waitFor(async () => (await readStatus(admin(), config)).partitions.every((p) => p.owner !== null), 30_000, 'every partition owned again');
+    expect(cli('pause', '--job', 'no-such-job')).toMatchObject({ status: 2, stderr: expect.stringMatching(/no job no-such-job is registered/) });
     await nc.close();
     const lastTerm = (await readStatus(admin(), config)).leader!.term;
 

@@ -71,7 +71,7 @@ describe('the shardflow command', () => {
 
   it('prints help for every verb', () => {
     expect(shardflow(['--help'])).toMatchObject({ code: 0, stdout: expect.stringMatching(/Commands:/) });
-    for (const verb of ['up', 'scale', 'kill', 'down', 'run', 'worker', 'coordinator', 'status', 'produce', 'results', 'compact', 'chaos']) {
+    for (const verb of ['up', 'scale', 'kill', 'down', 'run', 'worker', 'coordinator', 'status', 'produce', 'results', 'compact', 'chaos', 'schema']) {
       expect(shardflow([verb, '--help'])).toMatchObject({ code: 0, stdout: expect.stringMatching(new RegExp(`^Usage: shardflow ${verb}`)) });
     }
     expect(shardflow(['kill', 'everything'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/kill worker\|coordinator\|leader/) });

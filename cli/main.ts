@@ -9,13 +9,15 @@ import { withLocalAdmin } from '../cluster/local-credentials.ts';
 import { permissionDenied } from '../nats/connect.ts';
 import { CHAOS_HELP, chaosCommand } from './commands/chaos.ts';
 import { COMPACT_HELP, compactCommand, DEFAULT_ROWS_PER_FILE } from './commands/compact.ts';
-import { controlCommand, DOWN_HELP, KILL_HELP, SCALE_HELP } from './commands/control.ts';
+import { controlCommand, DOWN_HELP, KILL_HELP, PAUSE_HELP, pauseCommand, SCALE_HELP } from './commands/control.ts';
+import { CONSOLE_HELP, consoleCommand } from './commands/console.ts';
 import { COORDINATOR_HELP, coordinatorCommand } from './commands/coordinator.ts';
 import { PRODUCE_HELP, produceCommand } from './commands/produce.ts';
 import { STATUS_HELP, statusCommand } from './commands/status.ts';
 import { UP_HELP, upCommand } from './commands/up.ts';
 import { RESULTS_HELP, resultsCommand } from './commands/results.ts';
 import { RUN_HELP, runCommand } from './commands/run.ts';
+import { SCHEMA_HELP, schemaCommand } from './commands/schema.ts';
 import { WORKER_HELP, workerCommand } from './commands/worker.ts';
 
 const HELP = `shardflow — distributed stream processing on NATS JetStream
@@ -31,11 +33,14 @@ Commands:
   worker       run a worker process: partitions of jobs, checkpointed to JetStream KV
   coordinator  run a coordinator (run two: leader and standby)
   status       the leader, coordinators, workers and partitions (--json for scripts)
+  console      the web console (http://127.0.0.1:8080 by default; \`up\` starts one)
+  pause        stop processing a job (--job NAME): its partitions checkpoint and wait; \`resume\` goes on
   produce      publish a job's generated (or NDJSON) events to its partitions
   results      print a job's results from the cluster as NDJSON
   compact      compact a job's new raw events into Parquet files (the batch layer)
   chaos        break a fresh local cluster on a schedule and check the results are still exact
   jobs         list the jobs that ship with shardflow
+  schema       the Avro schema registry in NATS KV: register, list, show, check, config, serve
 
 Run \`shardflow <command> --help\` for a command's options. Every command also takes the connection
 flags --nats-url, --nats-user, --nats-password, --nats-token, --nats-nkey-file, --nats-creds-file,
@@ -171,6 +176,18 @@ async function main(args: string[]): Promise<number> {
       if (values.help) return help(COORDINATOR_HELP);
       return coordinatorCommand({ id: idFlag(values.id) }, config, log);
     }
+    case 'console': {
+      const { values } = parseArgs({ args: rest, options: { id: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true });
+      if (values.help) return help(CONSOLE_HELP);
+      return consoleCommand(config, log);
+    }
+    case 'pause':
+    case 'resume': {
+      const { values } = parseArgs({ args: rest, options: { job: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true });
+      if (values.help) return help(PAUSE_HELP);
+      if (!values.job) throw usage(`--job is required: the name of a running job (see \`shardflow status\`)`);
+      return pauseCommand({ job: values.job, paused: command === 'pause' }, config);
+    }
     case 'status': {
       const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, strict: true });
       if (values.help) return help(STATUS_HELP);
@@ -188,11 +205,13 @@ async function main(args: string[]): Promise<number> {
           start: { type: 'string' },
           id: { type: 'string' },
           live: { type: 'boolean' },
+          format: { type: 'string', default: 'json' },
           help: { type: 'boolean', short: 'h' },
         },
         strict: true,
       });
       if (values.help) return help(PRODUCE_HELP);
+      if (values.format !== 'json' && values.format !== 'avro') throw usage(`--format must be json or avro, got "${values.format}"`);
       if (!values.job) throw usage(`--job is required; one of: ${jobNames().join(', ')}`);
       return produceCommand(
         {
@@ -204,6 +223,7 @@ async function main(args: string[]): Promise<number> {
           start: values.start === undefined ? undefined : wholeNumber(values.start, '--start'),
           id: values.id,
           live: values.live,
+          format: values.format,
         },
         config,
         log,
@@ -258,6 +278,26 @@ async function main(args: string[]): Promise<number> {
         config,
         childEnvironment(),
       );
+    }
+    case 'schema': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        options: {
+          subject: { type: 'string' },
+          file: { type: 'string' },
+          job: { type: 'string' },
+          version: { type: 'string' },
+          id: { type: 'string' },
+          set: { type: 'string' },
+          host: { type: 'string' },
+          port: { type: 'string' },
+          help: { type: 'boolean', short: 'h' },
+        },
+        strict: true,
+        allowPositionals: true,
+      });
+      if (values.help || positionals.length === 0) return help(SCHEMA_HELP);
+      return schemaCommand({ action: positionals[0]!, ...values }, config, log);
     }
     case 'jobs': {
       for (const name of jobNames()) process.stdout.write(`${name.padEnd(24)} ${getJob(name).description}\n`);

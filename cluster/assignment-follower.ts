@@ -9,7 +9,7 @@
 // a worker that wakes from a pause acts on the leader's current view, not on the one it fell asleep with.
 import type { KV, KvWatchEntry } from '@nats-io/kv';
 import type { Logger } from '../common/logger.ts';
-import { ASSIGNMENT_KEY, formatPartitionId, parsePartitionId, partitionId, type PartitionId } from '../common/names.ts';
+import { ASSIGNMENT_KEY, formatPartitionId, parsePartitionId, parseSourceUnitId, partitionId, describeCheckpointed, type CheckpointedId, type PartitionId, type SourceUnitId } from '../common/names.ts';
 import { ASSIGNMENT_RECONCILE_MS, HANDOFF_TIMEOUT_MS } from '../common/timing.ts';
 import type { AssignmentRecord } from '../coordinator/protocol.ts';
 import type { KvCheckpointStore } from './checkpoint-store.ts';
@@ -22,6 +22,13 @@ export interface AssignmentTarget {
   owned(): PartitionId[];
   start(id: PartitionId): void;
   release(id: PartitionId): Promise<unknown>;
+  /** The sources this worker can run, as "job/name", and how to start and release them. */
+  readonly sources?: {
+    readonly declared: readonly string[];
+    owned(): string[];
+    start(id: SourceUnitId): void;
+    release(id: SourceUnitId): Promise<unknown>;
+  };
 }
 
 export interface AssignmentFollower {
@@ -73,6 +80,33 @@ export async function followAssignments(kv: KV, store: KvCheckpointStore, target
   }, ASSIGNMENT_RECONCILE_MS);
 
   async function apply(record: AssignmentRecord): Promise<void> {
+    await Promise.all([applyPartitions(record), applySources(record)]);
+  }
+
+  /** Sources as partitions: release the ones assigned elsewhere, start the new ones once their
+   *  previous live owner has released them (or the hand-off timed out: fencing protects them). */
+  async function applySources(record: AssignmentRecord): Promise<void> {
+    const sources = target.sources;
+    if (!sources) return;
+    const declared = new Set(sources.declared);
+    const mine = new Set(Object.entries(record.sources ?? {}).filter(([id, owner]) => owner === target.id && declared.has(id)).map(([id]) => id));
+    const owned = new Set(sources.owned());
+    const leaving = [...owned].filter((k) => !mine.has(k));
+    const arriving = [...mine].filter((k) => !owned.has(k));
+    if (leaving.length + arriving.length === 0) return;
+    log.info({ term: record.term, version: record.version, startSources: arriving.length, stopSources: leaving.length }, 'source assignment applied');
+    await Promise.all(leaving.map((k) => sources.release(parseSourceUnitId(k)!).catch((err: unknown) => log.warn({ source: k, err: (err as Error).message }, 'source release failed; the new owner resumes from the last checkpoint'))));
+    await Promise.all(
+      arriving.map(async (k) => {
+        const id = parseSourceUnitId(k)!;
+        const from = record.sourceHandoffs?.[k];
+        if (from && from !== target.id) await waitForRelease(id, from);
+        if (!stopped) sources.start(id);
+      }),
+    );
+  }
+
+  async function applyPartitions(record: AssignmentRecord): Promise<void> {
     const mine = new Set<string>();
     for (const job of target.jobs) {
       const owners = record.owners[job] ?? [];
@@ -97,14 +131,14 @@ export async function followAssignments(kv: KV, store: KvCheckpointStore, target
     );
   }
 
-  async function waitForRelease(id: PartitionId, from: string): Promise<void> {
+  async function waitForRelease(id: CheckpointedId, from: string): Promise<void> {
     const deadline = Date.now() + HANDOFF_TIMEOUT_MS;
     while (Date.now() < deadline && !stopped) {
       const entry = await store.inspect(id);
       if (!entry || entry.entry.owner !== from) return;
       await new Promise((r) => setTimeout(r, 25));
     }
-    log.warn({ job: id.job, partition: id.index, from }, 'previous owner did not release in time; taking the partition (it will be fenced)');
+    log.warn({ job: id.job, unit: describeCheckpointed(id), from }, 'previous owner did not release in time; taking it over (the previous owner will be fenced)');
   }
 
   return {

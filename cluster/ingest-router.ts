@@ -27,6 +27,8 @@ import type { KvCheckpointStore, PartitionLease } from './checkpoint-store.ts';
 import { feedStream, type FeedBatch, type FeedLimits, type PartitionFeed } from './partition-feed.ts';
 import type { PartitionSlot } from './partition-actor.ts';
 import type { RouterMessage } from './protocol.ts';
+import { payloadDecoderFor } from '../schema/registry-reader.ts';
+import type { BatchSchemas, WriterSchemaCache } from '../schema/writer-schema-cache.ts';
 
 export interface RouterEnv {
   readonly js: JetStreamClient;
@@ -39,6 +41,8 @@ export interface RouterEnv {
   /** Largest message the server takes, bytes. */
   readonly maxPayload: number;
   readonly onFenced: (id: RouterId) => void;
+  /** Writer schemas of Avro jobs, from the cluster's registry (one cache per worker). */
+  readonly schemas?: WriterSchemaCache;
 }
 
 /** Most events in one routed message. */
@@ -60,6 +64,8 @@ export class IngestRouterActor<E> implements Behavior<RouterMessage> {
   private position = 0;
   private recordedAt = Date.now();
   private fenced = false;
+  /** Writer schemas of the batch being routed (Avro jobs). */
+  private batchSchemas: BatchSchemas = new Map();
   private readonly log: Logger;
   private readonly sideLog: RateLimitedLog;
 
@@ -90,7 +96,7 @@ export class IngestRouterActor<E> implements Behavior<RouterMessage> {
     }
     this.lease = this.slot.lease;
     this.position = seq;
-    const routing = new IngestRouting(this.job, this.id, { maxEvents: ROUTED_BATCH_EVENTS, maxBytes: Math.floor(this.env.maxPayload * 0.9) - 4_096 });
+    const routing = new IngestRouting(this.job, this.id, { maxEvents: ROUTED_BATCH_EVENTS, maxBytes: Math.floor(this.env.maxPayload * 0.9) - 4_096 }, payloadDecoderFor(this.job as Job<unknown>, (id) => this.batchSchemas.get(id)));
     // What each partition already holds: a router killed after publishing but before recording its
     // position must not publish those events a second time.
     for (const p of routing.partitions()) {
@@ -153,6 +159,7 @@ export class IngestRouterActor<E> implements Behavior<RouterMessage> {
   }
 
   private async route(batch: FeedBatch<IngestRecord>): Promise<void> {
+    if (this.job.format === 'avro') this.batchSchemas = await this.env.schemas!.prepare(batch.records.map((r) => r.data));
     const { messages, deadLetters } = this.routing!.route(batch.records);
     const byPartition = new Map<number, RoutedMessage[]>();
     for (const m of messages) byPartition.set(m.partition, [...(byPartition.get(m.partition) ?? []), m]);

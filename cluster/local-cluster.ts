@@ -57,6 +57,8 @@ export interface LocalClusterOptions {
   /** A multi-host cluster (cluster/placement.ts): one clustered NATS node per host (natsNodes and
    *  natsPort unused), every process started on its host and talking over the hosts' addresses. */
   placement?: Placement;
+  /** Start the web console (`shardflow console`) on this port (of SHARDFLOW_CONSOLE_HOST); none if undefined. */
+  consolePort?: number;
 }
 
 /** Size at which a process's log is rotated, MiB; with LOG_FILES_KEPT older files (gzipped), one
@@ -90,7 +92,7 @@ class Child {
   private out: Writable | undefined;
 
   constructor(
-    readonly role: 'coordinator' | 'worker',
+    readonly role: 'coordinator' | 'worker' | 'console',
     readonly id: string,
     private readonly args: string[],
     private readonly env: Record<string, string>,
@@ -187,6 +189,7 @@ export class LocalCluster {
   private readonly natsServers: NatsServerProcess[] = [];
   private readonly coordinators: Child[] = [];
   private readonly workers: Child[] = [];
+  private consoleChild: Child | undefined;
   private nc: NatsConnection | undefined;
   private producing: Promise<void> | undefined;
   private stopProducing = false;
@@ -236,7 +239,7 @@ export class LocalCluster {
     const hostOfNode = (i: number) => this.options.placement?.natsNodes[i]?.host;
     return [
       ...this.natsServers.map((s, i) => ({ role: 'nats-server', id: s.options.name ?? 'nats', pid: s.pid, ...(hostOfNode(i) ? { host: hostOfNode(i) } : {}) })),
-      ...[...this.coordinators, ...this.workers].map((c) => ({ role: c.role, id: c.id, pid: c.pid, ...(c.runOn ? { host: c.runOn.host } : {}) })),
+      ...[...this.coordinators, ...this.workers, ...(this.consoleChild ? [this.consoleChild] : [])].map((c) => ({ role: c.role, id: c.id, pid: c.pid, ...(c.runOn ? { host: c.runOn.host } : {}) })),
     ];
   }
 
@@ -283,6 +286,7 @@ export class LocalCluster {
     this.kv = await whenJetStreamReady('create the coordination bucket', () => openBucket(nc, COORDINATION_BUCKET, this.replicas));
     await Promise.all(this.coordinators.map((c) => this.startChild(c)));
     await Promise.all(this.workers.map((w) => this.startChild(w)));
+    if (this.options.consolePort !== undefined) await this.startConsole(this.options.consolePort);
     if (this.options.rate > 0 && job.generate) {
       // A producer that fails for good (its publishes refused past the retry window) stops producing;
       // the cluster goes on.
@@ -290,8 +294,27 @@ export class LocalCluster {
     }
   }
 
-  /** Starts a child and waits until its heartbeat shows it joined the cluster. */
+  /** The web console, with the admin credential (it steers the cluster) and the token its actions need. */
+  private async startConsole(port: number): Promise<void> {
+    const env = { ...this.childEnv('admin', 'console'), SHARDFLOW_CONSOLE_PORT: String(port), SHARDFLOW_CONSOLE_TOKEN: this.credentials.consoleToken() };
+    this.consoleChild = this.supervised(new Child('console', 'console', [], env, this.logFile('console'), this.logFailed));
+    await this.startChild(this.consoleChild);
+  }
+
+  /** Where the web console answers, when the cluster runs one. */
+  get consoleUrl(): string | undefined {
+    if (this.options.consolePort === undefined) return undefined;
+    const host = loadConfig(this.options.env).CONSOLE_HOST;
+    return `http://${host.includes(':') ? `[${host}]` : host}:${this.options.consolePort}`;
+  }
+
+  /** Starts a child and waits until its heartbeat shows it joined the cluster (the console: until it
+   *  answers on /api/health). */
   private startChild(child: Child): Promise<void> {
+    if (child.role === 'console') {
+      const url = `${this.consoleUrl}/api/health`;
+      return child.start(async () => (await fetch(url).catch(() => undefined))?.ok === true);
+    }
     const since = Date.now();
     const key = child.role === 'worker' ? workerKey(child.id) : coordinatorKey(child.id);
     return child.start(async () => {
@@ -330,7 +353,7 @@ export class LocalCluster {
 
   /** The settings of a child: the launcher's, with the credential of the child's own role instead of
    *  any the launcher was given. */
-  private childEnv(role: 'coordinator' | 'worker', id: string, runOn?: RunOn): Record<string, string> {
+  private childEnv(role: 'coordinator' | 'worker' | 'admin', id: string, runOn?: RunOn): Record<string, string> {
     const inherited = Object.entries(this.options.env).filter(([k]) => !k.startsWith('SHARDFLOW_NATS_') || k === 'SHARDFLOW_NATS_MAX_STORE');
     const access = this.access(role, id);
     // On a host, its own NATS node first: the others are reached across the network.
@@ -485,6 +508,19 @@ export class LocalCluster {
     return this.workerIds();
   }
 
+  /** Stops one worker gracefully for good (it checkpoints and releases its partitions, which the
+   *  leader hands to the others); the cluster runs one worker fewer. */
+  async drain(id: string): Promise<string[]> {
+    const index = this.workers.findIndex((w) => w.id === id);
+    if (index < 0) throw new ShardflowError('CONFIG_INVALID', `drain: no worker ${id} in the local cluster; see \`shardflow status\``);
+    if (this.workers.length === 1) throw new ShardflowError('CONFIG_INVALID', `drain: ${id} is the last worker; scale up first`);
+    const [w] = this.workers.splice(index, 1);
+    await w!.stop();
+    await w!.closeLog();
+    this.options.log.info({ worker: id }, 'worker drained: stopped gracefully, not restarted');
+    return this.workerIds();
+  }
+
   /** kill -9 of one process; it is started again after RESTART_AFTER_MS, as a supervisor would. */
   async kill(target: 'worker' | 'coordinator' | 'leader', id?: string): Promise<ProcessInfo> {
     let victim: Child | undefined;
@@ -515,7 +551,7 @@ export class LocalCluster {
       // A start can fail while NATS fails over (the process exits at start): try again, backing off.
       for (let attempt = 0; ; attempt++) {
         await new Promise((r) => setTimeout(r, RESTART_AFTER_MS * Math.min(8, 2 ** attempt)));
-        const stillMember = [...this.workers, ...this.coordinators].includes(victim);
+        const stillMember = [...this.workers, ...this.coordinators, this.consoleChild].includes(victim);
         if (this.stopping || !stillMember || victim.running) return;
         // Its host is down: restartHost starts it with the host.
         if (victim.runOn && this.downHosts.has(victim.runOn.host)) return;
@@ -554,6 +590,7 @@ export class LocalCluster {
           const req = m.json() as LocalControlRequest;
           if (req.op === 'scale') reply = { ok: true, workers: await this.scale(req.workers) };
           else if (req.op === 'kill') reply = { ok: true, killed: await this.kill(req.target, req.id) };
+          else if (req.op === 'drain') reply = { ok: true, workers: await this.drain(req.id) };
           else if (req.op === 'down') {
             reply = { ok: true, stopping: true };
             down = true;
@@ -591,6 +628,8 @@ export class LocalCluster {
     await Promise.all([...this.restarts]);
     this.stopProducing = true;
     await this.producing?.catch(() => {});
+    await this.consoleChild?.stop();
+    await this.consoleChild?.closeLog();
     await Promise.all(this.workers.map((w) => w.stop()));
     await Promise.all(this.coordinators.map((c) => c.stop()));
     await Promise.all([...this.workers, ...this.coordinators].map((c) => c.closeLog()));

@@ -7,6 +7,8 @@ export type LocalControlRequest =
   /** kill -9 one process: a worker or coordinator (`id`, else one at random), or the current leader.
    *  The cluster restarts it after `restartAfterMs`. Replies with what was killed. */
   | { op: 'kill'; target: 'worker' | 'coordinator' | 'leader'; id?: string }
+  /** Stop worker `id` gracefully (checkpoint, release) and run without it. Replies with the workers left. */
+  | { op: 'drain'; id: string }
   /** Stop everything gracefully (workers checkpoint first), as Ctrl-C does. Replies before stopping. */
   | { op: 'down' };
 

@@ -35,6 +35,9 @@ type Stored = z.infer<typeof storedSchema>;
 
 const SHARED_ROLES = ['admin', 'coordinator', 'producer', 'viewer'] as const satisfies readonly Role[];
 
+/** Not a NATS user: the bearer token of the console's actions, kept with the passwords. */
+const CONSOLE_TOKEN = 'console-token';
+
 export function authFolder(dataDir: string): string {
   return join(dataDir, 'auth');
 }
@@ -73,7 +76,7 @@ export class LocalCredentials {
       if (!parsed.success) throw new ShardflowError('CONFIG_INVALID', `${file} is not a credentials file of this version: remove it (new credentials are made at the next start)`);
       stored = parsed.data;
     }
-    const names = [...SHARED_ROLES, ...Array.from({ length: MAX_LOCAL_WORKERS }, (_, i) => workerUser(localWorkerId(i + 1)))];
+    const names = [CONSOLE_TOKEN, ...SHARED_ROLES, ...Array.from({ length: MAX_LOCAL_WORKERS }, (_, i) => workerUser(localWorkerId(i + 1)))];
     let added = false;
     for (const name of names) {
       if (stored.passwords[name] !== undefined) continue;
@@ -105,6 +108,11 @@ export class LocalCredentials {
     return accessOf(this.stored, servers, user, password);
   }
 
+  /** The bearer token the console's actions need (admin.env has it as SHARDFLOW_CONSOLE_TOKEN). */
+  consoleToken(): string {
+    return this.stored.passwords[CONSOLE_TOKEN]!;
+  }
+
   /** TLS files the cluster uses from now on (undefined: plain TCP). */
   useTls(tls: Stored['tls']): void {
     if (JSON.stringify(tls) === JSON.stringify(this.stored.tls)) return;
@@ -119,7 +127,8 @@ export class LocalCredentials {
     this.save();
     const envFile = (role: Role) => {
       const file = join(authFolder(this.dataDir), `${role}.env`);
-      const lines = Object.entries(accessEnvironment(this.access(role, servers))).map(([k, v]) => `${k}=${v}`);
+      const settings = { ...accessEnvironment(this.access(role, servers)), ...(role === 'admin' ? { SHARDFLOW_CONSOLE_TOKEN: this.consoleToken() } : {}) };
+      const lines = Object.entries(settings).map(([k, v]) => `${k}=${v}`);
       writePrivateFile(file, `# ${role} of the local shardflow cluster at ${servers}: set -a; . ${file}; set +a\n${lines.join('\n')}\n`);
       return file;
     };

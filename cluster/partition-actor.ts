@@ -21,8 +21,10 @@ import type { AsyncPublisher } from '../nats/async-publisher.ts';
 import type { KvCheckpointStore, PartitionLease } from './checkpoint-store.ts';
 import { PartitionOutputs } from './partition-outputs.ts';
 import { feedPartition, type FeedBatch, type FeedLimits, type PartitionFeed } from './partition-feed.ts';
-import type { CheckpointReport, PartitionMessage } from './protocol.ts';
+import type { CheckpointReport, PartitionMessage, PartitionStatsUpdate } from './protocol.ts';
 import type { Sink } from './sinks/sink.ts';
+import { payloadDecoderFor } from '../schema/registry-reader.ts';
+import type { BatchSchemas, WriterSchemaCache } from '../schema/writer-schema-cache.ts';
 
 /** What outlives one actor instance of a partition: the lease, so a restart resumes instead of
  *  taking the partition again. Owned by the worker, one per partition. */
@@ -46,9 +48,12 @@ export interface PartitionEnv {
   /** Whether the job's ingest routers have moved everything published so far to this partition: a
    *  partition is not idle while they still have a backlog for it. */
   readonly upstreamCaughtUp: () => Promise<boolean>;
-  /** Reports the partition's unprocessed messages after each batch (for heartbeats and status). */
-  readonly onLag?: (lag: number) => void;
+  /** Reports the partition's figures after each batch, tick and checkpoint (for heartbeats, status
+   *  and the console). */
+  readonly onStats?: (update: PartitionStatsUpdate) => void;
   readonly clock?: () => number;
+  /** Writer schemas of Avro jobs, from the cluster's registry (one cache per worker). */
+  readonly schemas?: WriterSchemaCache;
 }
 
 let generations = 0;
@@ -67,6 +72,8 @@ export class PartitionActor<E> implements Behavior<PartitionMessage> {
   private reopenedAt: number | undefined;
   private self: ActorRef<PartitionMessage> | undefined;
   private reportedFirstBatch = false;
+  /** Writer schemas of the batch being decoded (Avro jobs). */
+  private batchSchemas: BatchSchemas = new Map();
   private lastReport: CheckpointReport | undefined;
   private readonly log: Logger;
   private readonly sideLog: RateLimitedLog;
@@ -103,7 +110,7 @@ export class PartitionActor<E> implements Behavior<PartitionMessage> {
     }
     const lease = this.slot.lease;
     this.lease = lease;
-    this.task = new PartitionTask(this.job, this.id, this.env.task, checkpoint, this.now());
+    this.task = new PartitionTask(this.job, this.id, this.env.task, checkpoint, this.now(), payloadDecoderFor(this.job as Job<unknown>, (id) => this.batchSchemas.get(id)));
     this.outputs = new PartitionOutputs({
       id: this.id,
       publisher: this.env.publisher,
@@ -198,12 +205,15 @@ export class PartitionActor<E> implements Behavior<PartitionMessage> {
   private async onBatch(batch: FeedBatch<InputRecord>): Promise<void> {
     const outputs = this.outputs!;
     await outputs.ready();
+    // The task is pure: the schemas this batch names are fetched first. A registry that cannot be
+    // asked fails the partition, which resumes from its checkpoint (no event is judged unknown for it).
+    if (this.job.format === 'avro') this.batchSchemas = await this.env.schemas!.prepareRecords(batch.records);
     const { effects, counts } = this.task!.step(batch.records, this.now());
     outputs.run(effects);
     this.caughtUp = batch.pending === 0;
     this.record(counts);
     metrics.consumerLag.set(this.labels, batch.pending);
-    this.env.onLag?.(batch.pending);
+    this.env.onStats?.({ lag: batch.pending });
     if (!this.reportedFirstBatch && batch.records.length > 0) {
       this.reportedFirstBatch = true;
       this.log.info({ epoch: this.lease?.epoch, seq: batch.records.at(-1)!.seq, at: Date.now() }, 'first batch processed');
@@ -234,6 +244,7 @@ export class PartitionActor<E> implements Behavior<PartitionMessage> {
     metrics.partitionKeys.set(this.labels, task.keys);
     metrics.partitionOpenWindows.set(this.labels, task.openWindows);
     metrics.partitionStateBytes.set(this.labels, task.stateBytes);
+    this.env.onStats?.({ processed: counts.processed, watermark: Number.isFinite(task.watermark) ? task.watermark : null, keys: task.keys, windows: task.openWindows });
   }
 
   private onCheckpoint(seq: number, stored: boolean, bytes: number, ms: number): void {
@@ -243,6 +254,7 @@ export class PartitionActor<E> implements Behavior<PartitionMessage> {
       metrics.checkpointBytes.set(this.labels, bytes);
       metrics.checkpointDuration.observe({ job: this.job.name }, ms / 1000);
       this.lastReport = { job: this.job.name, partition: this.id.index, seq, bytes, ms };
+      this.env.onStats?.({ checkpointAt: Date.now(), checkpointBytes: bytes });
     } else {
       this.task.checkpointFailed();
     }

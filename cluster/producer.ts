@@ -14,7 +14,7 @@ import { partitionId, partitionSubject } from '../common/names.ts';
 import { fnv1a32, partitionOf } from '../common/partition.ts';
 import type { Random } from '../common/random.ts';
 import type { Job } from '../jobs/define-job.ts';
-import { keyOfRaw } from '../jobs/event-decoder.ts';
+import { keyOfRaw, type PayloadDecoder } from '../jobs/event-decoder.ts';
 import { AsyncPublisher, type PubAck } from '../nats/async-publisher.ts';
 
 export interface ProducerOptions {
@@ -30,6 +30,12 @@ export interface ProducerOptions {
   /** How long a failing publish is retried before its error is thrown (default 60 s). At most 100 s:
    *  the input streams store a message id once within 2 minutes, and a retry must stay inside them. */
   retryForMs?: number;
+  /** Reads an event's key from its bytes: JSON by default; an Avro producer gives the decoder of the
+   *  schema it writes with. */
+  payload?: PayloadDecoder;
+  /** Turns each raw event into the bytes published (e.g. JSON into Confluent-framed Avro); the key is
+   *  read from those bytes. Default: the raw event as UTF-8. */
+  encode?: (raw: string | Uint8Array) => Uint8Array;
 }
 
 const MAX_RETRY_MS = 100_000;
@@ -76,7 +82,7 @@ export class JobProducer<E> {
 
   /** The partition an event goes to. */
   partitionOf(raw: string | Uint8Array): number {
-    const key = keyOfRaw(this.job, raw);
+    const key = keyOfRaw(this.job, raw, this.options.payload);
     return key !== undefined ? partitionOf(key, this.job.partitions) : fnv1a32(typeof raw === 'string' ? raw : new TextDecoder().decode(raw)) % this.job.partitions;
   }
 
@@ -84,8 +90,8 @@ export class JobProducer<E> {
    *  the error of an earlier publish that failed for good. */
   async publish(raw: string | Uint8Array): Promise<void> {
     if (this.failure) throw this.failure;
-    const bytes = typeof raw === 'string' ? encoder.encode(raw) : raw;
-    const partition = this.partitionOf(raw);
+    const bytes = this.options.encode ? this.options.encode(raw) : typeof raw === 'string' ? encoder.encode(raw) : raw;
+    const partition = this.partitionOf(this.options.encode ? bytes : raw);
     let batch = this.open.get(partition);
     if (batch && batch.bytes + bytes.byteLength > this.maxBatchBytes) {
       this.send(batch);

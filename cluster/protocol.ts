@@ -36,3 +36,19 @@ export type RouterMessage =
   | { type: 'checkpoint'; release: boolean; replyTo: ReplyTo<number> }
   /** From the feed: reading failed; the router fails and resumes from its position. */
   | { type: 'feed-failed'; generation: number; error: unknown };
+
+/** From a partition actor to its worker, after each batch, tick and checkpoint: what changed of the
+ *  partition's figures (the worker keeps the totals and announces them in its heartbeat). */
+export interface PartitionStatsUpdate {
+  /** Unprocessed messages in the partition. */
+  lag?: number;
+  /** Events that reached the window operators since the last update (added up by the worker). */
+  processed?: number;
+  /** Event-time watermark, epoch ms; null before the first event. */
+  watermark?: number | null;
+  keys?: number;
+  windows?: number;
+  /** When the latest checkpoint was stored (epoch ms) and its size. */
+  checkpointAt?: number;
+  checkpointBytes?: number;
+}

@@ -4,6 +4,7 @@
 // partition before it exits. It watches its own heap: near the limit it announces itself full and
 // the leader gives it no new partitions, so one heavy partition cannot take the cluster down worker
 // after worker.
+import { hostname } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
@@ -17,24 +18,30 @@ import {
   COORDINATION_BUCKET,
   describeCheckpointed,
   formatPartitionId,
+  formatSourceUnitId,
   ingestStream,
   partitionId,
   workerKey,
   type PartitionId,
   type RouterId,
+  type SourceUnitId,
 } from '../common/names.ts';
+import { SourceRunner } from '../sources/index.ts';
 import { connectNats, type NatsAccess } from '../nats/connect.ts';
 import { ACTOR_RESTARTS, MEMORY_CHECK_MS, RELEASE_TIMEOUT_MS, ROUTER_RESTART_MS, WORKER_TICK_MS } from '../common/timing.ts';
-import type { WorkerHeartbeat } from '../coordinator/protocol.ts';
+import type { PartitionStats, WorkerHeartbeat } from '../coordinator/protocol.ts';
 import type { Job } from '../jobs/define-job.ts';
 import type { TaskOptions } from '../task/partition-task.ts';
 import { followAssignments, type AssignmentFollower } from './assignment-follower.ts';
+import { registerJob } from '../coordinator/job-registry.ts';
 import { AsyncPublisher } from '../nats/async-publisher.ts';
 import { KvCheckpointStore } from './checkpoint-store.ts';
 import { IngestRouterActor, type RouterEnv } from './ingest-router.ts';
 import { PartitionActor, type PartitionEnv, type PartitionSlot } from './partition-actor.ts';
+import { registrySchemaCache } from '../schema/registry-reader.ts';
+import type { WriterSchemaCache } from '../schema/writer-schema-cache.ts';
 import { DEFAULT_FEED_LIMITS, type FeedLimits } from './partition-feed.ts';
-import type { CheckpointReport, PartitionMessage, RouterMessage } from './protocol.ts';
+import type { CheckpointReport, PartitionMessage, PartitionStatsUpdate, RouterMessage } from './protocol.ts';
 import { openSink, type Sink } from './sinks/index.ts';
 import { ensureJobTopology, openBucket } from '../nats/topology.ts';
 
@@ -63,15 +70,21 @@ export class Worker {
   private readonly partitions = new Map<string, { id: PartitionId; ref: ActorRef<PartitionMessage> }>();
   private readonly sinks = new Map<string, Sink>();
   private readonly routers = new Map<string, { id: RouterId; ref: ActorRef<RouterMessage> }>();
+  /** Sources this worker runs, by "job/name". */
+  private readonly sourceRunners = new Map<string, SourceRunner>();
   private readonly timers: ReturnType<typeof setInterval>[] = [];
   private follower: AssignmentFollower | undefined;
   private coordination: KV | undefined;
   private readonly lag = new Map<string, number>();
+  /** Figures of each owned partition, kept across restarts of its actor. */
+  private readonly stats = new Map<string, PartitionStats>();
   private full = false;
   private closing = false;
   /** CPU time and wall time at the previous heartbeat, for the share of a core used since. */
   private cpuMark = { usage: process.cpuUsage(), at: performance.now() };
   private readonly feedLimits: FeedLimits;
+  /** Writer schemas of the Avro jobs this worker runs, read from the registry as events name them. */
+  private readonly schemas: WriterSchemaCache;
 
   private constructor(
     private readonly options: WorkerOptions,
@@ -85,7 +98,10 @@ export class Worker {
     this.system = new ActorSystem({
       onEvent: (e) => {
         if (e.type === 'failed') log.warn({ path: e.path, phase: e.phase, err: String((e.error as Error)?.message ?? e.error) }, 'actor failed');
-        else if (e.type === 'restarted') log.info({ path: e.path, restarts: e.restarts, backoffMs: e.backoffMs }, 'actor restarted from its checkpoint');
+        else if (e.type === 'restarted') {
+          log.info({ path: e.path, restarts: e.restarts, backoffMs: e.backoffMs }, 'actor restarted from its checkpoint');
+          this.countRestart(e.path);
+        }
         else if (e.type === 'escalated') {
           log.error({ path: e.path, err: e.error.message }, 'actor gave up after repeated failures; it is started again afresh');
           this.abandon(e.path);
@@ -98,6 +114,7 @@ export class Worker {
     this.timers.push(setInterval(() => this.tick(), WORKER_TICK_MS));
     this.timers.push(setInterval(() => this.checkMemory(), MEMORY_CHECK_MS));
     metrics.heapLimitBytes.set(this.heapLimit);
+    this.schemas = registrySchemaCache(nc);
   }
 
   static async start(options: WorkerOptions): Promise<Worker> {
@@ -125,6 +142,9 @@ export class Worker {
   /** Heartbeats (always, for membership and `status`) and, when coordinated, following assignments. */
   private async startCoordination(): Promise<void> {
     this.coordination = await openBucket(this.nc, COORDINATION_BUCKET, this.options.replicas);
+    for (const job of this.options.jobs) {
+      await registerJob(this.coordination, job).catch((err: unknown) => this.options.log.warn({ job: job.name, err: (err as Error).message }, 'job not registered; `results` and the console will not find it by name'));
+    }
     await this.heartbeat();
     this.timers.push(setInterval(() => void this.heartbeat(), this.options.heartbeatMs));
     if (this.options.mode === 'coordinated') {
@@ -137,6 +157,12 @@ export class Worker {
           owned: () => [...this.partitions.values()].map((p) => p.id),
           start: (p) => this.assign(p.job, [p.index]),
           release: (p) => this.release(p.job, p.index),
+          sources: {
+            declared: this.options.jobs.flatMap((j) => j.sources.map((src) => formatSourceUnitId({ job: j.name, source: src.name }))),
+            owned: () => [...this.sourceRunners.keys()],
+            start: (id) => this.startSource(id),
+            release: (id) => this.releaseSource(id),
+          },
         },
         this.options.log,
       );
@@ -150,13 +176,18 @@ export class Worker {
       id: this.id,
       at: Date.now(),
       // A statically assigned worker announces no jobs, so the leader never assigns it anything.
-      jobs: this.options.mode === 'coordinated' ? this.options.jobs.map((j) => ({ name: j.name, partitions: j.partitions })) : [],
+      jobs: this.options.mode === 'coordinated' ? this.options.jobs.map((j) => ({ name: j.name, partitions: j.partitions, ...(j.sources.length > 0 ? { sources: j.sources.map((src) => src.name) } : {}) })) : [],
       owned,
       lag: Object.fromEntries(owned.map((k) => [k, this.lag.get(k) ?? 0])),
       metricsPort: this.options.metricsPort,
       full: this.full,
       heapUsedBytes: process.memoryUsage().heapUsed,
       cpu: this.cpuShare(),
+      host: hostname(),
+      pid: process.pid,
+      rssBytes: process.memoryUsage.rss(),
+      stats: Object.fromEntries(owned.flatMap((k) => (this.stats.has(k) ? [[k, this.stats.get(k)!]] : []))),
+      ...(this.sourceRunners.size > 0 ? { sources: Object.fromEntries([...this.sourceRunners].map(([name, r]) => [name, r.stats()])) } : {}),
     };
     await this.coordination.put(workerKey(this.id), JSON.stringify(hb)).catch(() => {});
   }
@@ -172,6 +203,26 @@ export class Worker {
 
   private get heapLimit(): number {
     return getHeapStatistics().heap_size_limit;
+  }
+
+  private updateStats(name: string, update: PartitionStatsUpdate): void {
+    if (update.lag !== undefined) this.lag.set(name, update.lag);
+    const s = this.stats.get(name) ?? { events: 0, watermark: null, keys: 0, windows: 0, checkpointAt: null, checkpointBytes: 0, restarts: 0 };
+    s.events += update.processed ?? 0;
+    if (update.watermark !== undefined) s.watermark = update.watermark;
+    if (update.keys !== undefined) s.keys = update.keys;
+    if (update.windows !== undefined) s.windows = update.windows;
+    if (update.checkpointAt !== undefined) s.checkpointAt = update.checkpointAt;
+    if (update.checkpointBytes !== undefined) s.checkpointBytes = update.checkpointBytes;
+    this.stats.set(name, s);
+  }
+
+  private countRestart(path: string): void {
+    for (const [name, { ref }] of this.partitions) {
+      if (ref.path !== path) continue;
+      this.updateStats(name, {});
+      this.stats.get(name)!.restarts++;
+    }
   }
 
   /** Near the heap limit, take no new partitions (the leader reads `full` in the heartbeat). */
@@ -207,7 +258,8 @@ export class Worker {
         maxPayload: this.nc.info?.max_payload ?? 1024 * 1024,
         onFenced: (p) => void this.drop(p),
         upstreamCaughtUp: () => this.routerCaughtUp(job, index % job.routers),
-        onLag: (lag) => this.lag.set(name, lag),
+        onStats: (update) => this.updateStats(name, update),
+        schemas: this.schemas,
       };
       // Each (re)start gets a fresh actor, which recovers from the partition's latest checkpoint; the
       // slot keeps the lease so a restart resumes it rather than taking the partition again.
@@ -237,6 +289,7 @@ export class Worker {
       feed: this.feedLimits,
       maxPayload: this.nc.info?.max_payload ?? 1024 * 1024,
       onFenced: (r) => void this.stopRouter(r, false),
+      schemas: this.schemas,
     };
     const ref = this.system.spawn<RouterMessage>(`${job.name}-router-${router}`, () => new IngestRouterActor(job, id, env, slot), { mailboxCapacity: 4, ...ACTOR_RESTARTS });
     this.routers.set(describeCheckpointed(id), { id, ref });
@@ -263,6 +316,46 @@ export class Worker {
     return (entry?.entry.seq ?? 0) >= last;
   }
 
+  /** Starts running a source of a job (it resumes from its checkpoint, fencing any previous owner). */
+  startSource(id: SourceUnitId): void {
+    const name = formatSourceUnitId(id);
+    const spec = this.options.jobs.find((j) => j.name === id.job)?.sources.find((src) => src.name === id.source);
+    if (!spec) throw new ShardflowError('JOB_UNKNOWN', `worker ${this.id} runs no source ${name}`);
+    if (this.sourceRunners.has(name) || this.closing) return;
+    const runner = new SourceRunner(id, spec, {
+      store: this.store,
+      publisher: this.publisher,
+      workerId: this.id,
+      maxPayload: this.nc.info?.max_payload ?? 1024 * 1024,
+      log: this.options.log,
+      onFenced: () => {
+        // Forgotten: the next reconcile of the assignment claims it afresh if it is still this worker's.
+        if (this.sourceRunners.get(name) === runner) {
+          this.sourceRunners.delete(name);
+          metrics.sourcesOwned.dec({ job: id.job });
+        }
+      },
+    });
+    this.sourceRunners.set(name, runner);
+    metrics.sourcesOwned.inc({ job: id.job });
+    runner.start();
+  }
+
+  /** Stops a source after a last checkpoint and gives its lease up (a graceful hand-off). */
+  async releaseSource(id: SourceUnitId): Promise<void> {
+    const name = formatSourceUnitId(id);
+    const runner = this.sourceRunners.get(name);
+    if (!runner) return;
+    this.sourceRunners.delete(name);
+    metrics.sourcesOwned.dec({ job: id.job });
+    await runner.stop(true);
+  }
+
+  /** Sources this worker runs, as "job/name". */
+  get ownedSources(): string[] {
+    return [...this.sourceRunners.keys()];
+  }
+
   /** Checkpoints and releases one partition, then stops its actor (a graceful hand-off). */
   async release(jobName: string, index: number): Promise<CheckpointReport | undefined> {
     const id = partitionId(jobName, index);
@@ -284,6 +377,7 @@ export class Worker {
     this.closing = true;
     for (const t of this.timers) clearInterval(t);
     this.follower?.stop();
+    await Promise.all([...this.sourceRunners.values()].map((r) => this.releaseSource(r.id)));
     const reports = await Promise.all(
       [...this.partitions.values()].map(({ id }) =>
         this.release(id.job, id.index).catch((err: unknown) => {
@@ -308,6 +402,7 @@ export class Worker {
     if (!entry) return;
     this.partitions.delete(name);
     this.lag.delete(name);
+    this.stats.delete(name);
     metrics.partitionsOwned.dec({ job: id.job });
     const job = this.options.jobs.find((j) => j.name === id.job);
     if (job && id.index < job.routers) await this.stopRouter({ job: id.job, router: id.index }, false);

@@ -42,6 +42,9 @@ export const configSchema = z.strictObject({
   WORKER_MEMORY_HIGH_WATER: z.coerce.number().min(0.2).max(0.99).default(0.8).describe("share of its heap limit above which a worker takes no new partitions (it keeps its own; free again 0.1 below); set Node's limit with NODE_OPTIONS=--max-old-space-size"),
   METRICS_HOST: z.string().min(1).default('127.0.0.1').describe('address /metrics and /healthz listen on (0.0.0.0 lets Prometheus in another container or host scrape)'),
   METRICS_TOKEN: z.string().min(16).optional().describe('bearer token /metrics and /healthz require when set (Prometheus: authorization.credentials); at least 16 characters'),
+  CONSOLE_HOST: z.string().min(1).default('127.0.0.1').describe('address the web console (`shardflow console`) listens on'),
+  CONSOLE_PORT: z.coerce.number().int().min(0).max(65535).default(8080).describe('port of the web console (0: a free port, printed at start)'),
+  CONSOLE_TOKEN: z.string().min(16).optional().describe("bearer token the console's actions (scale, drain, kill, pause, replay) require; without it the console is read-only. The local cluster makes one (auth/admin.env)"),
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(0).describe('port of /metrics for this process (0: a free port, logged at start)'),
   CHECKPOINT_INTERVAL_MS: z.coerce.number().int().min(50).default(1_000).describe('ms between checkpoints of a partition'),
   CHECKPOINT_EVERY_EVENTS: z.coerce.number().int().min(1).default(50_000).describe('checkpoint a partition after this many events, whichever comes first'),
@@ -69,6 +72,9 @@ export const configSchema = z.strictObject({
   AUTOSCALE_DOWN_FOR_MS: z.coerce.number().int().min(0).default(30_000).describe('autoscale: ms the calm must last before a worker is removed'),
   AUTOSCALE_COOLDOWN_MS: z.coerce.number().int().min(0).default(10_000).describe('autoscale: ms after a change before the next'),
   POSTGRES_URL: z.string().min(1).default('postgres://postgres@127.0.0.1:5432/postgres').describe('PostgreSQL of the jobs whose postgres sink names no url (openfood-*, crypto-prices)'),
+  REGISTRY_HOST: z.string().min(1).default('127.0.0.1').describe('address the schema registry REST API (`shardflow schema serve`) listens on; 127.0.0.1 keeps it to this machine'),
+  REGISTRY_PORT: z.coerce.number().int().min(0).max(65535).default(8081).describe("port of the schema registry REST API (8081, Confluent's; 0: a free port, printed at start)"),
+  REGISTRY_TOKEN: z.string().min(16).optional().describe('token the schema registry REST API requires for writes (register, config), as a bearer token or as the password of basic auth; reads are open. Without it `schema serve` makes one and prints it'),
   SINK: z
     .string()
     .transform((text, ctx) => {
@@ -82,6 +88,23 @@ export const configSchema = z.strictObject({
     .pipe(sinkSpecSchema)
     .optional()
     .describe('JSON sink spec that replaces the sink of every job this worker runs (e.g. MongoDB in docker-compose)'),
+  SOURCE_URLS: z
+    .string()
+    .transform((text, ctx) => {
+      const urls: Record<string, string> = {};
+      for (const item of text.split(',').map((t) => t.trim()).filter(Boolean)) {
+        const match = /^([a-z][a-z0-9-]*\/[a-z][a-z0-9-]*)=(https?:\/\/\S+)$/.exec(item);
+        if (!match) {
+          ctx.addIssue({ code: 'custom', message: `"${item}" must be job/source=url, e.g. crypto-prices/coincap=http://127.0.0.1:8080/v2/assets` });
+          return z.NEVER;
+        }
+        urls[match[1]!] = match[2]!;
+      }
+      return urls;
+    })
+    .optional()
+    .describe('where sources read from instead of the URL their job declares, comma-separated job/source=url (e.g. a mirror or a recorded-fixture server)'),
+  SOURCES: z.enum(['on', 'off']).default('on').describe("'off': this worker runs none of its jobs' sources (events come from producers only, as in tests of generated input)"),
 }).superRefine((c, ctx) => {
   const problem = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
   if (c.NATS_USER !== undefined && c.NATS_PASSWORD === undefined) problem('NATS_PASSWORD', 'is required with SHARDFLOW_NATS_USER');

@@ -56,6 +56,12 @@ export const ERROR_CODES = {
   STREAM_MISSING: { domain: 'user', retryable: false, summary: "a job's stream does not exist on this NATS server" },
   COMPACTION_BUSY: { domain: 'external', retryable: true, summary: "another compaction of the job is running on the same folder" },
   LAKE_CORRUPT: { domain: 'internal', retryable: false, summary: "a job's lake folder holds files that contradict each other" },
+  SCHEMA_INVALID: { domain: 'user', retryable: false, summary: 'a schema given to the registry is not a valid Avro schema' },
+  SCHEMA_INCOMPATIBLE: { domain: 'user', retryable: false, summary: "a schema breaks its subject's compatibility level" },
+  SUBJECT_NOT_FOUND: { domain: 'user', retryable: false, summary: 'the schema registry holds no such subject' },
+  VERSION_NOT_FOUND: { domain: 'user', retryable: false, summary: 'the subject has no such version' },
+  SCHEMA_NOT_FOUND: { domain: 'user', retryable: false, summary: 'the schema registry holds no such schema (by id, or under the subject)' },
+  REGISTRY_BUSY: { domain: 'external', retryable: true, summary: 'concurrent registrations kept changing the subject; try again' },
   CHAOS_UNVERIFIABLE: { domain: 'external', retryable: true, summary: "a chaos run could not read the cluster's results to judge them" },
 } as const satisfies Record<string, ErrorCodeInfo>;
 

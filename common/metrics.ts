@@ -43,7 +43,14 @@ export const metrics = {
   streamLimitBytes: new Gauge({ name: 'shardflow_stream_limit_bytes', help: 'The max_bytes limit of a stream or bucket (-1: none)', labelNames: ['stream'] as const, registers: [registry] }),
   streamMessages: new Gauge({ name: 'shardflow_stream_messages', help: 'Messages stored in a stream or KV bucket of the cluster', labelNames: ['stream'] as const, registers: [registry] }),
   feedReopened: new Counter({ name: 'shardflow_partition_feed_reopened_total', help: 'Stalled partition feeds read again in place after the last processed message', labelNames: ['job'] as const, registers: [registry] }),
+  schemaLookups: new Counter({ name: 'shardflow_schema_lookups_total', help: 'Schema ids looked up in the schema registry to decode Avro events, by result (found, unknown)', labelNames: ['result'] as const, registers: [registry] }),
+  schemaCacheEntries: new Gauge({ name: 'shardflow_schema_cache_entries', help: 'Schema ids a process keeps resolved for decoding Avro (ceiling 1,000, plus the ids of the batch at hand)', registers: [registry] }),
   fenced: new Counter({ name: 'shardflow_partitions_fenced_total', help: 'Partitions stopped because another worker took them over', labelNames: ['job'] as const, registers: [registry] }),
+  sourceRecords: new Counter({ name: 'shardflow_source_records_total', help: 'Records a source published to its job (acknowledged; a duplicate it recognised is not counted)', labelNames: ['job', 'source'] as const, registers: [registry] }),
+  sourceDuplicates: new Counter({ name: 'shardflow_source_duplicates_total', help: 'Records a source skipped because their dedupe key was seen before', labelNames: ['job', 'source'] as const, registers: [registry] }),
+  sourceDeadLetters: new Counter({ name: 'shardflow_source_dead_letters_total', help: 'Records a source dead-lettered, by reason (not JSON, not an object, too large, refused by toEvent)', labelNames: ['job', 'source', 'reason'] as const, registers: [registry] }),
+  sourceRequests: new Counter({ name: 'shardflow_source_requests_total', help: 'Requests and connections of sources, by outcome (ok, not-modified, throttled, server-error, client-error, timeout, network, too-large, invalid)', labelNames: ['job', 'source', 'outcome'] as const, registers: [registry] }),
+  sourcesOwned: new Gauge({ name: 'shardflow_sources_owned', help: 'Sources this worker runs', labelNames: ['job'] as const, registers: [registry] }),
 };
 
 /** Makes a partition's series exist at 0 from the moment it starts, so that rates and dashboards show

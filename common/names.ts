@@ -26,8 +26,35 @@ export interface RouterId {
   readonly router: number;
 }
 
+/** A source of a job (an HTTP poller, a server-sent events stream): run by one worker at a time,
+ *  leased and checkpointed like a partition. Its name is unique within the job. */
+export interface SourceUnitId {
+  readonly job: string;
+  readonly source: string;
+}
+
+/** Source names become parts of keys and subjects: as job names. */
+export const SOURCE_NAME_PATTERN = /^[a-z][a-z0-9-]{0,47}$/;
+
 /** Anything that holds a lease and a checkpoint in the checkpoints bucket. */
-export type CheckpointedId = PartitionId | RouterId;
+export type CheckpointedId = PartitionId | RouterId | SourceUnitId;
+
+export function isSourceUnitId(id: CheckpointedId): id is SourceUnitId {
+  return 'source' in id;
+}
+
+/** "job/name": how sources appear in heartbeats, the assignment record, logs and status. */
+export function formatSourceUnitId(id: SourceUnitId): string {
+  return `${id.job}/${id.source}`;
+}
+
+/** The inverse of formatSourceUnitId; undefined for anything else (a partition's "job/3" included). */
+export function parseSourceUnitId(text: string): SourceUnitId | undefined {
+  const slash = text.indexOf('/');
+  const job = text.slice(0, slash);
+  const source = text.slice(slash + 1);
+  return slash > 0 && JOB_NAME_PATTERN.test(job) && SOURCE_NAME_PATTERN.test(source) ? { job, source } : undefined;
+}
 
 export function partitionId(job: string, index: number): PartitionId {
   return { job, index };
@@ -50,8 +77,9 @@ export function parsePartitionId(text: string): PartitionId | undefined {
   return slash > 0 && JOB_NAME_PATTERN.test(job) && /^\d{1,4}$/.test(index) ? { job, index: Number(index) } : undefined;
 }
 
-/** For logs and errors: "job/3" or "job/router-1". */
+/** For logs and errors: "job/3", "job/router-1" or "job/source-coincap". */
 export function describeCheckpointed(id: CheckpointedId): string {
+  if (isSourceUnitId(id)) return `${id.job}/source-${id.source}`;
   return isRouterId(id) ? `${id.job}/router-${id.router}` : formatPartitionId(id);
 }
 
@@ -110,6 +138,12 @@ export function deadLetterSubject(job: string, source: number | typeof INGEST_SO
   return `shardflow.dlq.${job}.${source}.${seq}.${index}`;
 }
 
+/** Records a source could not turn into an event (not JSON, not an object, too large), one subject
+ *  per record (`digest` of its dedupe key or bytes), so a source that re-reads it overwrites it. */
+export function sourceDeadLetterSubject(job: string, source: string, digest: string): string {
+  return `shardflow.dlq.${job}.s-${source}.${digest}`;
+}
+
 export function rejectedRowSubject(job: string, partition: number, digest: string): string {
   return `shardflow.dlq.${job}.${partition}.r.${digest}`;
 }
@@ -140,6 +174,8 @@ export function resultsBucket(job: string): string {
 export const CHECKPOINTS_BUCKET = 'shardflow-checkpoints';
 
 export function checkpointKey(id: CheckpointedId): string {
+  // "s-" cannot be mistaken for a partition's "p3" or a router's "r1".
+  if (isSourceUnitId(id)) return `${id.job}.s-${id.source}`;
   return isRouterId(id) ? `${id.job}.r${id.router}` : `${id.job}.p${id.index}`;
 }
 
@@ -171,6 +207,8 @@ export const HEADERS = {
   sourceSeq: 'Shardflow-Source-Seq',
   sourceIndex: 'Shardflow-Source-Index',
   partition: 'Shardflow-Partition',
+  /** On a source's dead letter: the source's name. */
+  sourceName: 'Shardflow-Source-Name',
 } as const;
 
 /** KV bucket of the control plane: the leader record, the assignment, heartbeats. */
@@ -188,6 +226,17 @@ export function coordinatorKey(id: string): string {
   return `coordinators.${id}`;
 }
 
+/** `jobs.<name>`: a running job's registration (what it is, where it was loaded from, its sink), so
+ *  that `status`, `results` and the console find a user's job by name. */
+export function jobKey(job: string): string {
+  return `jobs.${job}`;
+}
+
+/** `paused.<name>`: present while a job is paused (the leader assigns its partitions to nobody). */
+export function pausedKey(job: string): string {
+  return `paused.${job}`;
+}
+
 /** Requests to a running `shardflow up` (scale, kill, down): core NATS request/reply. */
 export const LOCAL_CONTROL_SUBJECT = 'shardflow.local.control';
 
@@ -201,3 +250,36 @@ export const LAKE_MANIFEST_FILE = '_manifest.json';
 
 /** Lock file held by the one compaction of a job that may run at a time. */
 export const LAKE_LOCK_FILE = '_compact.lock';
+
+/** KV bucket of the schema registry (schema/schema-registry.ts): schemas by global id, the versions of
+ *  each subject, compatibility levels. Ids are never reused. */
+export const SCHEMAS_BUCKET = 'shardflow-schemas';
+
+/** The last schema id given out (compare-and-set on its revision allocates the next). */
+export const SCHEMA_ID_COUNTER_KEY = 'ids.last';
+
+export function schemaIdKey(id: number): string {
+  return `ids.${id}`;
+}
+
+/** Which id a schema (by the SHA-256 of its normalized text) already has: one id per schema, whatever
+ *  the subject, as Confluent's registry does. */
+export function schemaFingerprintKey(sha256Hex: string): string {
+  return `fingerprints.${sha256Hex}`;
+}
+
+/** Subjects may hold characters KV keys may not: their keys hold them base64url-encoded. */
+export function subjectKey(subject: string): string {
+  return `subjects.${Buffer.from(subject, 'utf8').toString('base64url')}`;
+}
+
+export const SUBJECT_KEYS = 'subjects.*';
+
+export function subjectOfKey(key: string): string | undefined {
+  return key.startsWith('subjects.') ? Buffer.from(key.slice('subjects.'.length), 'base64url').toString('utf8') : undefined;
+}
+
+/** The global compatibility level, or a subject's own. */
+export function compatibilityKey(subject?: string): string {
+  return subject === undefined ? 'config.global' : `config.subjects.${Buffer.from(subject, 'utf8').toString('base64url')}`;
+}

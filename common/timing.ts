@@ -87,3 +87,10 @@ export const RESTART_AFTER_MS = 1_000;
 /** Span of event time a first `shardflow up` publishes at once before the live events: more than a
  *  minute, so the demo job's first 1-minute windows close and show results within seconds. */
 export const HISTORY_MS = 70_000;
+
+/** ms between two readings of the cluster by the web console: a new leader shows within about a
+ *  lease plus this; each reading is a few KV reads, nothing for the workers. */
+export const CONSOLE_REFRESH_MS = 1_000;
+
+/** ms between two listings of every stream and bucket by the console (a request per stream). */
+export const CONSOLE_STREAMS_REFRESH_MS = 5_000;

@@ -71,7 +71,7 @@ describe('storageOver', () => {
 
   it('is part of the status that `shardflow status --json` prints, after the fields scripts already read', async () => {
     const status = await readStatus(nats.url, loadConfig({}));
-    expect(Object.keys(status)).toEqual(['leader', 'coordinators', 'workers', 'partitions', 'storage']);
+    expect(Object.keys(status)).toEqual(['leader', 'coordinators', 'workers', 'partitions', 'sources', 'jobs', 'assignment', 'storage']);
     // readStatus opened the coordination bucket: it is listed too.
     expect(status.storage!.streams.map((s) => s.stream)).toContain('KV_shardflow-coordination');
   });

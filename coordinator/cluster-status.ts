@@ -9,16 +9,52 @@ import { ASSIGNMENT_KEY, AUTOSCALE_KEY, COORDINATION_BUCKET, coordinatorKey, wor
 import { openBucket } from '../nats/topology.ts';
 import { readLeaderStored, type AssignmentRecord, type AutoscaleRecord, type CoordinatorHeartbeat, type WorkerHeartbeat } from './protocol.ts';
 import { connectNats, type NatsAccess } from '../nats/connect.ts';
+import { listJobs, pausedJobs, type JobRecord } from './job-registry.ts';
 
 export interface ClusterStatus {
-  leader: { id: string; term: number } | null;
-  coordinators: { id: string; role: string; alive: boolean; metrics_port: number }[];
-  workers: { id: string; alive: boolean; partitions: number; last_heartbeat_ms: number; metrics_port: number }[];
-  partitions: { job: string; partition: number; owner: string | null; lag: number | null }[];
+  leader: { id: string; term: number; lease_age_ms: number } | null;
+  coordinators: { id: string; role: string; alive: boolean; metrics_port: number; term: number; last_heartbeat_ms: number }[];
+  workers: {
+    id: string;
+    alive: boolean;
+    partitions: number;
+    last_heartbeat_ms: number;
+    metrics_port: number;
+    host: string | null;
+    pid: number | null;
+    rss_bytes: number | null;
+    /** Near its memory limit: takes no new partitions. */
+    full: boolean;
+  }[];
+  partitions: PartitionStatus[];
+  /** Each job's live sources (sources/): who runs it, where it is, events it stored, its last error
+   *  (position, records and last_error as its owner last reported them; null without a live owner). */
+  sources: { job: string; source: string; owner: string | null; position: string | null; records: number | null; last_error: string | null }[];
+  /** Jobs registered by their workers (coordinator/job-registry.ts), with whether they are paused. */
+  jobs: (JobRecord & { paused: boolean; paused_by: string | null })[];
+  /** The assignment in force: its leader's term and its version (grows with every rebalance). */
+  assignment: { term: number; version: number } | null;
   /** Filled by readStatus; left out by statusOver, which pollers call many times a second. */
   storage?: ClusterStorage;
   /** The leader's last autoscaling decision, when the cluster autoscales. */
   autoscale?: AutoscaleRecord;
+}
+
+export interface PartitionStatus {
+  job: string;
+  partition: number;
+  owner: string | null;
+  lag: number | null;
+  /** As its owner announces them (null while it has no owner or has not said): events processed
+   *  since it started on that owner, watermark (epoch ms), when its latest checkpoint was stored
+   *  (epoch ms) and its size, actor restarts, keys and open windows in its state. */
+  events: number | null;
+  watermark: number | null;
+  checkpoint_at: number | null;
+  checkpoint_bytes: number | null;
+  restarts: number | null;
+  keys: number | null;
+  windows: number | null;
 }
 
 /** One stream or KV bucket (`KV_<bucket>`) of shardflow. Limits as JetStream states them: max_bytes
@@ -87,19 +123,56 @@ export async function statusOver(nc: NatsConnection, config: Pick<Config, 'REPLI
   const timeout = config.WORKER_TIMEOUT_MS;
   const leaderAlive = stored !== null && now - stored.storedAt < lease;
   const ageOf = (key: string, at: number) => Math.max(0, now - (storedAt.get(key) ?? at));
-  const lagOf = new Map<string, number>();
-  for (const w of workers) for (const [k, v] of Object.entries(w.lag)) lagOf.set(`${w.id} ${k}`, v);
+  const byId = new Map(workers.map((w) => [w.id, w]));
+  const [registered, paused] = await Promise.all([listJobs(kv), pausedJobs(kv)]);
+  const partition = (job: string, index: number, owner: string | null): PartitionStatus => {
+    const hb = owner ? byId.get(owner) : undefined;
+    const name = `${job}/${index}`;
+    const st = hb?.stats?.[name];
+    return {
+      job,
+      partition: index,
+      owner,
+      lag: hb?.lag[name] ?? null,
+      events: st?.events ?? null,
+      watermark: st?.watermark ?? null,
+      checkpoint_at: st?.checkpointAt ?? null,
+      checkpoint_bytes: st ? st.checkpointBytes : null,
+      restarts: st?.restarts ?? null,
+      keys: st?.keys ?? null,
+      windows: st?.windows ?? null,
+    };
+  };
   return {
-    leader: leader && leaderAlive ? { id: leader.id, term: leader.term } : null,
+    leader: leader && leaderAlive ? { id: leader.id, term: leader.term, lease_age_ms: Math.max(0, now - leader.renewedAt) } : null,
     coordinators: coordinators
-      .map((c) => ({ id: c.id, role: c.role, alive: ageOf(coordinatorKey(c.id), c.at) < lease, metrics_port: c.metricsPort }))
+      .map((c) => ({ id: c.id, role: c.role, alive: ageOf(coordinatorKey(c.id), c.at) < lease, metrics_port: c.metricsPort, term: c.term, last_heartbeat_ms: ageOf(coordinatorKey(c.id), c.at) }))
       .sort((a, b) => (a.id < b.id ? -1 : 1)),
     workers: workers
-      .map((w) => ({ id: w.id, alive: ageOf(workerKey(w.id), w.at) < timeout, partitions: w.owned.length, last_heartbeat_ms: ageOf(workerKey(w.id), w.at), metrics_port: w.metricsPort }))
+      .map((w) => ({
+        id: w.id,
+        alive: ageOf(workerKey(w.id), w.at) < timeout,
+        partitions: w.owned.length,
+        last_heartbeat_ms: ageOf(workerKey(w.id), w.at),
+        metrics_port: w.metricsPort,
+        host: w.host ?? null,
+        pid: w.pid ?? null,
+        rss_bytes: w.rssBytes ?? null,
+        full: w.full === true,
+      }))
       .sort((a, b) => (a.id < b.id ? -1 : 1)),
     partitions: Object.entries(assignment?.owners ?? {})
       .sort(([a], [b]) => (a < b ? -1 : 1))
-      .flatMap(([job, owners]) => owners.map((owner, partition) => ({ job, partition, owner, lag: owner ? (lagOf.get(`${owner} ${job}/${partition}`) ?? null) : null }))),
+      .flatMap(([job, owners]) => owners.map((owner, index) => partition(job, index, owner))),
+    sources: Object.entries(assignment?.sources ?? {})
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([id, owner]) => {
+        const [job = id, source = ''] = id.split('/');
+        const reported = owner ? workers.find((w) => w.id === owner && ageOf(workerKey(w.id), w.at) < timeout)?.sources?.[id] : undefined;
+        return { job, source, owner, position: reported?.position ?? null, records: reported?.records ?? null, last_error: reported?.lastError ?? null };
+      }),
+    jobs: registered.map((j) => ({ ...j, paused: paused.has(j.name), paused_by: paused.get(j.name)?.by ?? null })),
+    assignment: assignment ? { term: assignment.term, version: assignment.version } : null,
     ...(autoscale ? { autoscale } : {}),
   };
 }

@@ -11,6 +11,7 @@ import { metrics } from '../common/metrics.ts';
 import { ASSIGNMENT_KEY, AUTOSCALE_KEY, COORDINATION_BUCKET, coordinatorKey, LEADER_KEY } from '../common/names.ts';
 import { openBucket } from '../nats/topology.ts';
 import { assignPartitions, movedPartitions, type JobSpec } from './assignment-strategy.ts';
+import { assignSources, movedSources, type SourceSpecForAssignment } from './source-assignment.ts';
 import { storageOver } from './cluster-status.ts';
 import { canAct, electionTick, initialElection, observeLeader, writeOutcome, type ElectionState, type ElectionTiming } from './election.ts';
 import { Membership } from './membership.ts';
@@ -56,6 +57,8 @@ export class Coordinator {
    *  the one last published. */
   private scaling: AutoscaleState | undefined;
   private publishedScale = '';
+  /** Jobs paused by an admin: their partitions are assigned to nobody. */
+  private readonly paused = new Set<string>();
 
   private constructor(
     private readonly options: CoordinatorOptions,
@@ -78,6 +81,7 @@ export class Coordinator {
     const kv = await openBucket(nc, COORDINATION_BUCKET, options.replicas);
     const c = new Coordinator(options, nc, kv);
     void c.watchWorkers();
+    void c.watchPaused();
     await c.tick();
     return c;
   }
@@ -121,6 +125,17 @@ export class Coordinator {
       } else {
         this.membership.left(id);
       }
+    }
+  }
+
+  private async watchPaused(): Promise<void> {
+    const watch = await this.kv.watch({ key: 'paused.>' });
+    for await (const e of watch as AsyncIterable<KvWatchEntry>) {
+      if (this.stopped) break;
+      const job = e.key.slice('paused.'.length);
+      if (e.operation === 'PUT') this.paused.add(job);
+      else this.paused.delete(job);
+      this.options.log.info({ job, paused: e.operation === 'PUT', term: this.election.term }, e.operation === 'PUT' ? 'job paused' : 'job resumed');
     }
   }
 
@@ -229,21 +244,31 @@ export class Coordinator {
     }
     const previous = this.assignment?.owners ?? {};
     for (const [job, owners] of Object.entries(previous)) if (!jobs.has(job)) jobs.set(job, { partitions: owners.length, workers: [], full: [] });
-    const specs: JobSpec[] = [...jobs].map(([job, s]) => ({ job, partitions: s.partitions, workers: s.workers, full: s.full }));
+    const specs: JobSpec[] = [...jobs].map(([job, s]) => ({ job, partitions: s.partitions, workers: this.paused.has(job) ? [] : s.workers, full: s.full }));
     const owners = assignPartitions(specs, previous);
     const moves = movedPartitions(previous, owners);
-    if (moves.length === 0 && this.assignment?.term === this.election.term) return;
+    // Sources: each declared one goes to one live worker that declares it (see source-assignment.ts).
+    const sourceWorkers = new Map<string, string[]>();
+    for (const w of live) for (const j of w.jobs) for (const name of j.sources ?? []) sourceWorkers.set(`${j.name}/${name}`, [...(sourceWorkers.get(`${j.name}/${name}`) ?? []), w.id]);
+    const previousSources = this.assignment?.sources ?? {};
+    for (const id of Object.keys(previousSources)) if (!sourceWorkers.has(id)) sourceWorkers.set(id, []);
+    const sourceSpecs: SourceSpecForAssignment[] = [...sourceWorkers].map(([id, workers]) => ({ id, workers }));
+    const sources = assignSources(sourceSpecs, previousSources, owners, live.filter((w) => w.full).map((w) => w.id));
+    const sourceMoves = movedSources(previousSources, sources);
+    if (moves.length === 0 && sourceMoves.length === 0 && this.assignment?.term === this.election.term) return;
 
     const handoffs: Record<string, string> = {};
     for (const m of moves) if (m.from && liveIds.has(m.from)) handoffs[`${m.job}/${m.partition}`] = m.from;
-    const record: AssignmentRecord = { term: this.election.term, version: (this.assignment?.version ?? 0) + 1, owners, handoffs, writtenAt: now };
+    const sourceHandoffs: Record<string, string> = {};
+    for (const m of sourceMoves) if (m.from && liveIds.has(m.from)) sourceHandoffs[m.id] = m.from;
+    const record: AssignmentRecord = { term: this.election.term, version: (this.assignment?.version ?? 0) + 1, owners, handoffs, sources, sourceHandoffs, writtenAt: now };
     try {
       this.assignmentRevision =
         this.assignmentRevision === 0 ? await this.kv.create(ASSIGNMENT_KEY, JSON.stringify(record)) : await this.kv.update(ASSIGNMENT_KEY, JSON.stringify(record), this.assignmentRevision);
       this.assignment = record;
       metrics.rebalances.inc();
       metrics.partitionsMoved.inc(moves.length);
-      this.options.log.info({ term: record.term, version: record.version, moved: moves.length, handoffs: Object.keys(handoffs).length, workers: live.length }, 'assignment published');
+      this.options.log.info({ term: record.term, version: record.version, moved: moves.length, sourcesMoved: sourceMoves.length, handoffs: Object.keys(handoffs).length, workers: live.length }, 'assignment published');
     } catch (err) {
       // Someone else wrote the assignment: a newer leader. Read it back; the election decides.
       this.options.log.warn({ err: (err as Error).message, term: this.election.term }, 'assignment not published: it changed under this leader');

@@ -4,7 +4,7 @@
 
 import type { KV } from '@nats-io/kv';
 import { z } from 'zod';
-import { JOB_NAME_PATTERN, LEADER_KEY } from '../common/names.ts';
+import { JOB_NAME_PATTERN, LEADER_KEY, SOURCE_NAME_PATTERN } from '../common/names.ts';
 
 /** `leader` — written by the leader (create or compare-and-set), read by coordinators, workers and
  *  `status`. The term grows by one at every change of leader. It is never deleted: a leader that
@@ -44,6 +44,10 @@ export interface AssignmentRecord {
   /** Partitions moving away from a live worker: "job/p" -> previous owner. The new owner waits for
    *  that owner to checkpoint and release the partition (up to a timeout) before it takes it. */
   handoffs: Record<string, string>;
+  /** sources["job/name"] = worker id, or null when no live worker can run it (absent: no sources). */
+  sources?: Record<string, string | null>;
+  /** Sources moving away from a live worker: "job/name" -> previous owner (as `handoffs`). */
+  sourceHandoffs?: Record<string, string>;
   writtenAt: number;
 }
 
@@ -52,8 +56,8 @@ export interface AssignmentRecord {
 export interface WorkerHeartbeat {
   id: string;
   at: number;
-  /** The jobs it can run, with their partition counts. */
-  jobs: { name: string; partitions: number }[];
+  /** The jobs it can run, with their partition counts and the names of their sources. */
+  jobs: { name: string; partitions: number; sources?: string[] }[];
   /** Partitions it runs now, as "job/p". */
   owned: string[];
   /** Unprocessed messages per owned partition, "job/p" -> count. */
@@ -64,6 +68,14 @@ export interface WorkerHeartbeat {
   heapUsedBytes?: number;
   /** Share of one core this process used since its previous heartbeat (autoscaling reads it). */
   cpu?: number;
+  /** Where it runs, for status and the console. */
+  host?: string;
+  pid?: number;
+  rssBytes?: number;
+  /** Figures of each owned partition, "job/p" -> stats (the console's partition tables). */
+  stats?: Record<string, PartitionStats>;
+  /** The sources it runs, "job/name" -> what `status` shows of them. */
+  sources?: Record<string, { records: number; position: string; lastError: string | null }>;
 }
 
 /** `autoscale` — written by the leader when the cluster autoscales (SHARDFLOW_AUTOSCALE) and its
@@ -83,6 +95,22 @@ export interface AutoscaleRecord {
   at: number;
 }
 
+/** A partition's figures as its owner announces them. Counts are since the partition started on
+ *  this worker. */
+export interface PartitionStats {
+  /** Events that reached the window operators. */
+  events: number;
+  /** Event-time watermark, epoch ms; null before the first event. */
+  watermark: number | null;
+  keys: number;
+  windows: number;
+  /** When the latest checkpoint was stored, epoch ms; null before the first. */
+  checkpointAt: number | null;
+  checkpointBytes: number;
+  /** Times its actor failed and was started again from the checkpoint. */
+  restarts: number;
+}
+
 /** `coordinators.<id>` — each coordinator's heartbeat with its role, for `status`. */
 export interface CoordinatorHeartbeat {
   id: string;
@@ -100,13 +128,31 @@ const MAX_PARTITIONS = 1024;
 const workerHeartbeatSchema = z.object({
   id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
   at: z.number().finite(),
-  jobs: z.array(z.object({ name: z.string().regex(JOB_NAME_PATTERN), partitions: z.number().int().min(1).max(MAX_PARTITIONS) })).max(64),
+  jobs: z.array(z.object({ name: z.string().regex(JOB_NAME_PATTERN), partitions: z.number().int().min(1).max(MAX_PARTITIONS), sources: z.array(z.string().regex(SOURCE_NAME_PATTERN)).max(64).optional() })).max(64),
   owned: z.array(z.string().max(128)).max(MAX_PARTITIONS * 64),
   lag: z.record(z.string().max(128), z.number().finite().min(0)),
   metricsPort: z.number().int().min(0).max(65535),
   full: z.boolean().optional(),
   heapUsedBytes: z.number().finite().min(0).optional(),
   cpu: z.number().finite().min(0).max(64).optional(),
+  host: z.string().max(253).optional(),
+  pid: z.number().int().min(0).optional(),
+  rssBytes: z.number().finite().min(0).optional(),
+  stats: z
+    .record(
+      z.string().max(128),
+      z.object({
+        events: z.number().finite().min(0),
+        watermark: z.number().finite().nullable(),
+        keys: z.number().finite().min(0),
+        windows: z.number().finite().min(0),
+        checkpointAt: z.number().finite().nullable(),
+        checkpointBytes: z.number().finite().min(0),
+        restarts: z.number().finite().min(0),
+      }),
+    )
+    .optional(),
+  sources: z.record(z.string().max(128), z.object({ records: z.number().finite().min(0), position: z.string().max(400), lastError: z.string().max(600).nullable() })).optional(),
 });
 
 /** The heartbeat stored under `workers.<keyId>`, or why it is not one. */
@@ -120,6 +166,6 @@ export function parseWorkerHeartbeat(keyId: string, bytes: Uint8Array): { heartb
   const parsed = workerHeartbeatSchema.safeParse(raw);
   if (!parsed.success) return { problem: parsed.error.issues.map((i) => `${i.path.join('.') || 'record'}: ${i.message}`).slice(0, 3).join('; ') };
   if (parsed.data.id !== keyId) return { problem: `the record names worker ${JSON.stringify(parsed.data.id)} but is stored under workers.${keyId}` };
-  const heartbeat: WorkerHeartbeat = { ...parsed.data, lag: { ...parsed.data.lag } };
+  const heartbeat: WorkerHeartbeat = { ...parsed.data, lag: { ...parsed.data.lag }, ...(parsed.data.stats ? { stats: { ...parsed.data.stats } } : {}) };
   return { heartbeat };
 }

@@ -10,10 +10,12 @@ import { openfoodNutriscore } from './examples/openfood-nutriscore.ts';
 import { stationSentiment } from './examples/station-sentiment.ts';
 import { supportTickets } from './examples/support-tickets.ts';
 import { userActivity } from './examples/user-activity.ts';
+import { wikimediaEdits } from './examples/wikimedia-edits.ts';
 
-// One per seed pipeline (seed 001 needs two: see openfood-nutriscore.ts), then Nexmark's q5, to set
+// One per seed pipeline (seed 001 needs two: see openfood-nutriscore.ts; seed 002's Wikimedia input
+// is wikimedia-edits, fed by its own live source), then Nexmark's q5, to set
 // the cluster beside the figures other engines publish.
-const SHIPPED: readonly Job<never>[] = [stationSentiment, openfoodNutriscore, openfoodBrands, userActivity, cryptoPrices, supportTickets, nexmarkQ5] as unknown as Job<never>[];
+const SHIPPED: readonly Job<never>[] = [stationSentiment, openfoodNutriscore, openfoodBrands, userActivity, cryptoPrices, supportTickets, wikimediaEdits, nexmarkQ5] as unknown as Job<never>[];
 
 const CATALOG: ReadonlyMap<string, Job<never>> = new Map(SHIPPED.map((job) => [job.name, job]));
 
@@ -42,5 +44,5 @@ export async function loadJob(nameOrPath: string): Promise<Job<unknown>> {
   if (!job || typeof job.name !== 'string' || typeof job.keyOf !== 'function') {
     throw new ShardflowError('JOB_INVALID', `${nameOrPath} must export default defineJob({ ... })`);
   }
-  return job as Job<unknown>;
+  return { ...(job as Job<unknown>), module: resolve(nameOrPath) };
 }

@@ -10,6 +10,7 @@ import type { Random } from '../common/random.ts';
 import type { AnyAggregate } from '../engine/aggregate.ts';
 import type { WindowSpec } from '../engine/window.ts';
 import { sinkSpecSchema, type SinkSpec, type SinkSpecInput } from '../common/sink-spec.ts';
+import { sourceListProblems, type SourceSpec } from '../sources/source-spec.ts';
 
 export interface JobDefinition<E> {
   /** Lowercase letters, digits and dashes; names subjects, buckets and result keys. */
@@ -26,6 +27,24 @@ export interface JobDefinition<E> {
   };
   /** Validates (and may coerce) each raw JSON event; events that fail go to the dead-letter stream. */
   schema: z.ZodType<E>;
+  /** How events are encoded. `json` (default): one UTF-8 JSON document. `avro`: the Confluent wire
+   *  format (magic byte 0, 4-byte schema id, Avro binary), decoded with the schema the id names in the
+   *  cluster's schema registry, then checked by `schema` like JSON events (a null field counts as
+   *  missing). */
+  format?: JobFormat;
+  /** Avro settings (with `format: 'avro'`). */
+  avro?: {
+    /** Registry subject of the job's value schema, which `shardflow produce --format avro` encodes
+     *  with. Default `<name>-value` (Confluent's TopicNameStrategy for a topic named like the job). */
+    subject?: string;
+    /** Also take JSON events (a payload that does not start with the magic byte 0), so producers can
+     *  move to Avro one at a time. Default false: such a payload is dead-lettered `malformed-avro`. */
+    acceptJson?: boolean;
+    /** The Avro schema the job's producers write (a JSON object), for `shardflow schema register
+     *  --job` and `shardflow produce --format avro`; what decodes an event is always the schema its id
+     *  names in the registry. */
+    schema?: object;
+  };
   /** The grouping key: a field, several fields (joined with "|"), or a function. */
   key: (keyof E & string) | readonly (keyof E & string)[] | ((event: E) => string | number);
   /** Event time: a field or function giving epoch milliseconds, an ISO-8601 string or a Date. */
@@ -48,6 +67,9 @@ export interface JobDefinition<E> {
   retention?: Partial<Record<keyof JobRetention, Partial<StreamRetentionInput>>>;
   /** Seeded generator of raw JSON events for demos, benchmarks and tests (dirty ones included). */
   generate?: (random: Random, index: number, startTime: number) => string;
+  /** Live inputs run inside the cluster, each by one worker at a time (sources/): made with
+   *  httpPollSource(...) or sseSource(...). Default none: events come from producers. */
+  sources?: readonly SourceSpec[];
 }
 
 /** What one event, and one partition's state, may take. Events beyond a limit are dead-lettered with
@@ -125,6 +147,14 @@ export const DEFAULT_LIMITS: JobLimitsInput = {
   maxStateBytes: 64 * MiB,
 };
 
+export type JobFormat = 'json' | 'avro';
+
+export interface JobAvro {
+  readonly subject: string;
+  readonly acceptJson: boolean;
+  readonly schema: object | undefined;
+}
+
 export interface Job<E = unknown> {
   readonly name: string;
   readonly description: string;
@@ -132,6 +162,9 @@ export interface Job<E = unknown> {
   readonly routers: number;
   readonly subject: string;
   readonly schema: z.ZodType<E>;
+  readonly format: JobFormat;
+  /** Set when `format` is `avro`. */
+  readonly avro: JobAvro | undefined;
   readonly keyOf: (event: E) => string | number;
   readonly timeOf: (event: E) => unknown;
   readonly window: WindowSpec;
@@ -143,6 +176,10 @@ export interface Job<E = unknown> {
   readonly limits: JobLimits;
   readonly retention: JobRetention;
   readonly generate: ((random: Random, index: number, startTime: number) => string) | undefined;
+  /** Live sources of the job (none: fed by producers only). */
+  readonly sources: readonly SourceSpec[];
+  /** The file the job was loaded from (jobs/catalog.ts loadJob); undefined for a shipped job. */
+  readonly module?: string;
 }
 
 /** Checks and normalizes a job definition; the event type is the output type of its schema. */
@@ -192,8 +229,15 @@ export function defineJob<S extends z.ZodType>(def: JobDefinition<z.output<S>> &
   if (!sink.success) {
     problems.push(`sink: ${sink.error.issues.map((i) => `${i.path.join('.') || 'type'}: ${i.message}`).join('; ')}`);
   }
+  const format = def.format ?? 'json';
+  if (format !== 'json' && format !== 'avro') problems.push(`format must be 'json' or 'avro', got ${JSON.stringify(format)}`);
+  if (def.avro !== undefined && format !== 'avro') problems.push("avro settings need format: 'avro'");
+  const avroSubject = def.avro?.subject ?? `${def.name}-value`;
+  if (format === 'avro' && !/^[A-Za-z0-9._-]{1,255}$/.test(avroSubject)) problems.push(`avro.subject ${JSON.stringify(avroSubject)} must be 1-255 letters, digits, ".", "_" or "-"`);
   const keyOf = keyFunction(def.key, problems);
   const timeOf = fieldOrFunction(def.eventTime, 'eventTime', problems);
+  const sources = def.sources ?? [];
+  problems.push(...sourceListProblems(sources));
 
   if (problems.length > 0) {
     throw new ShardflowError('JOB_INVALID', `job "${String(def.name)}" is invalid:\n  - ${problems.join('\n  - ')}`);
@@ -205,6 +249,8 @@ export function defineJob<S extends z.ZodType>(def: JobDefinition<z.output<S>> &
     routers,
     subject: ingestSubject(def.name),
     schema: def.schema,
+    format,
+    avro: format === 'avro' ? { subject: avroSubject, acceptJson: def.avro?.acceptJson ?? false, schema: def.avro?.schema } : undefined,
     keyOf,
     timeOf,
     window: def.window,
@@ -216,6 +262,7 @@ export function defineJob<S extends z.ZodType>(def: JobDefinition<z.output<S>> &
     limits,
     retention,
     generate: def.generate,
+    sources,
   };
 }
 

@@ -8,6 +8,11 @@ import type { Job } from './define-job.ts';
 export type DecodeReason =
   | 'oversized'
   | 'malformed-json'
+  /** An Avro job's event names a schema id the registry does not hold. */
+  | 'unknown-schema-id'
+  /** An Avro job's event is not the Confluent wire format, or its bytes do not decode with the
+   *  schema its id names. */
+  | 'malformed-avro'
   | 'schema-violation'
   | 'missing-event-time'
   | 'invalid-event-time'
@@ -34,6 +39,8 @@ export const DEAD_LETTER_REASONS: readonly DeadLetterReason[] = [
   'oversized',
   'malformed-json',
   'malformed-batch',
+  'unknown-schema-id',
+  'malformed-avro',
   'schema-violation',
   'missing-event-time',
   'invalid-event-time',
@@ -59,7 +66,19 @@ export interface Rejection {
   readonly message: string;
 }
 
+/** Turns the bytes of one event into the value the job's schema checks, or a rejection. JSON unless
+ *  the job reads Avro (schema/avro-payload.ts gives that decoder, with the schemas it needs). */
+export type PayloadDecoder = (raw: Uint8Array | string) => { readonly ok: true; readonly value: unknown } | Rejection;
+
 const decoder = new TextDecoder('utf-8', { fatal: true });
+
+export const jsonPayload: PayloadDecoder = (raw) => {
+  try {
+    return { ok: true, value: JSON.parse(typeof raw === 'string' ? raw : decoder.decode(raw)) as unknown };
+  } catch (err) {
+    return reject('malformed-json', `not valid UTF-8 JSON: ${describeError(err)}`);
+  }
+};
 const encoder = new TextEncoder();
 /** Keys become parts of KV keys, SQL primary keys and file names: no control characters (NUL
  *  included), no lone surrogates (not valid UTF-8). */
@@ -70,19 +89,15 @@ const BAD_KEY_CHARS = /[\u0000-\u001f\u007f]|[\ud800-\udbff](?![\udc00-\udfff])|
  * Decodes one raw event. `ingestTime` (epoch ms) is when the event entered the log; the future-skew
  * limit is measured from it, so a replay judges each event exactly as the first run did.
  */
-export function decodeEvent<E>(job: Job<E>, raw: Uint8Array | string, ingestTime: number): DecodedEvent<E> | Rejection {
+export function decodeEvent<E>(job: Job<E>, raw: Uint8Array | string, ingestTime: number, payload: PayloadDecoder = jsonPayload): DecodedEvent<E> | Rejection {
   const limits = job.limits;
   const size = typeof raw === 'string' ? Buffer.byteLength(raw) : raw.byteLength;
   if (size > limits.maxEventBytes) {
     return reject('oversized', `event is ${size} bytes, more than the job's limit of ${limits.maxEventBytes} bytes (limits.maxEventBytes)`);
   }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(typeof raw === 'string' ? raw : decoder.decode(raw));
-  } catch (err) {
-    return reject('malformed-json', `not valid UTF-8 JSON: ${describeError(err)}`);
-  }
-  const checked = job.schema.safeParse(parsed);
+  const parsed = payload(raw);
+  if (!parsed.ok) return parsed;
+  const checked = job.schema.safeParse(parsed.value);
   if (!checked.success) {
     const issues = checked.error.issues.slice(0, 5).map((i) => `${i.path.length ? i.path.join('.') : '(event)'}: ${i.message}`);
     return reject('schema-violation', `does not match the job's schema: ${issues.join('; ')}`);
@@ -135,14 +150,10 @@ export function decodeEvent<E>(job: Job<E>, raw: Uint8Array | string, ingestTime
  * whose clock differs from the workers' still sends every event to its key's partition, where the
  * worker decides.
  */
-export function keyOfRaw<E>(job: Job<E>, raw: Uint8Array | string): string | undefined {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(typeof raw === 'string' ? raw : decoder.decode(raw));
-  } catch {
-    return undefined;
-  }
-  const checked = job.schema.safeParse(parsed);
+export function keyOfRaw<E>(job: Job<E>, raw: Uint8Array | string, payload: PayloadDecoder = jsonPayload): string | undefined {
+  const parsed = payload(raw);
+  if (!parsed.ok) return undefined;
+  const checked = job.schema.safeParse(parsed.value);
   if (!checked.success) return undefined;
   try {
     const key = job.keyOf(checked.data);

@@ -58,7 +58,8 @@ class TestCluster {
   }
 
   worker(id: string, job: string, env: Record<string, string>): WorkerProcess {
-    const w = new WorkerProcess(id, ['--job', job], { SHARDFLOW_NATS_URL: this.nats.url, ...env });
+    // Generated input only: the jobs' live sources (CoinCap, OpenFood) would add events the oracle never saw.
+    const w = new WorkerProcess(id, ['--job', job], { SHARDFLOW_NATS_URL: this.nats.url, SHARDFLOW_SOURCES: 'off', ...env });
     this.processes.push(w);
     return w;
   }

@@ -28,7 +28,7 @@ const ASSIGNMENT = `$KV.${COORDINATION_BUCKET}.${ASSIGNMENT_KEY}`;
 const MAY_PUBLISH: Record<Role, { ingest: boolean; assignment: boolean }> = {
   admin: { ingest: true, assignment: true },
   coordinator: { ingest: false, assignment: true },
-  worker: { ingest: false, assignment: false },
+  worker: { ingest: true, assignment: false }, // a job's sources run on workers (sources/)
   producer: { ingest: true, assignment: false },
   viewer: { ingest: false, assignment: false },
 };

@@ -5,7 +5,7 @@
 //   producer     publishes a job's events: the ingest subject, and events or batches straight to a
 //                partition (what JobProducer and `shardflow produce` do); never routed input, idle
 //                markers, checkpoints, results or control.
-//   worker       reads the input, writes routed input and markers, dead letters and late events,
+//   worker       reads the input, writes routed input and markers, its sources' events (ingest), dead letters and late events,
 //                checkpoints, results, and its own heartbeat (with a user per worker, only its own);
 //                never the leader record or the assignment.
 //   coordinator  the control plane: leader record, assignment, coordinator heartbeats.
@@ -22,10 +22,12 @@ import {
   deadLetterSubjects,
   ingestStream,
   ingestSubject,
+  jobKey,
   inputStream,
   lateStream,
   lateSubjects,
   resultsBucket,
+  SCHEMAS_BUCKET,
   workerKey,
 } from '../common/names.ts';
 
@@ -90,6 +92,9 @@ export function rolePermissions(role: Role, jobs: JobScope, workerId?: string): 
           ...eachJob(jobs, (j) => [ingestSubject(j), `shardflow.in.${j}.*.event`, `shardflow.in.${j}.*.batch`]),
           '$JS.API.INFO',
           '$JS.API.STREAM.INFO.*',
+          // Reading schemas from the registry (an Avro producer encodes with its subject's latest).
+          `$JS.API.STREAM.MSG.GET.${kvStream(SCHEMAS_BUCKET)}`,
+          `$JS.API.DIRECT.GET.${kvStream(SCHEMAS_BUCKET)}.>`,
         ],
         subscribe: [INBOX],
       };
@@ -108,8 +113,11 @@ export function rolePermissions(role: Role, jobs: JobScope, workerId?: string): 
       return {
         publish: [
           ...eachJob(jobs, (j) => [`shardflow.in.${j}.*.routed`, `shardflow.in.${j}.*.marker`, deadLetterSubjects(j), lateSubjects(j), kvSubjects(resultsBucket(j))]),
+          // The job's sources (sources/) run on workers and publish what they read as a producer would.
+          ...eachJob(jobs, (j) => [ingestSubject(j)]),
           kvSubjects(CHECKPOINTS_BUCKET),
           kvSubjects(COORDINATION_BUCKET, workerId === undefined ? workerKey('*') : workerKey(workerId)),
+          ...eachJob(jobs, (j) => [kvSubjects(COORDINATION_BUCKET, jobKey(j))]),
           ...READ_API,
           ...streams.map((s) => `$JS.API.STREAM.CREATE.${s}`),
           ...streams.map((s) => `$JS.API.STREAM.UPDATE.${s}`),

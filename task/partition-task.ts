@@ -9,7 +9,7 @@ import type { PartitionId } from '../common/names.ts';
 import type { EngineRecord } from '../engine/records.ts';
 import { WindowOperator } from '../engine/window-operator.ts';
 import type { Job } from '../jobs/define-job.ts';
-import { decodeEvent } from '../jobs/event-decoder.ts';
+import { decodeEvent, jsonPayload, type PayloadDecoder } from '../jobs/event-decoder.ts';
 import { partitionOf } from '../common/partition.ts';
 import { CheckpointSchedule } from './checkpoint-schedule.ts';
 import type { CheckpointEffect, Effect, EventPosition, InputRecord, SinkWrite } from './effects.ts';
@@ -64,6 +64,9 @@ export class PartitionTask<E> {
     options: TaskOptions,
     restored: Restored,
     now: number,
+    /** Decodes each event's bytes (JSON by default; an Avro job's decoder holds the schemas it needs,
+     *  fetched by the shell before each step). */
+    private readonly payload: PayloadDecoder = jsonPayload,
   ) {
     this.operator = new WindowOperator<E>({
       window: job.window,
@@ -187,7 +190,7 @@ export class PartitionTask<E> {
 
   private processEvent(data: Uint8Array, ingestTime: number): void {
     this.currentData = data;
-    const decoded = decodeEvent(this.job, data, ingestTime);
+    const decoded = decodeEvent(this.job, data, ingestTime, this.payload);
     if (!decoded.ok) {
       this.deadLetter(decoded.reason, decoded.message, data);
       return;

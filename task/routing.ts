@@ -7,7 +7,7 @@
 import type { RouterId } from '../common/names.ts';
 import { partitionOf } from '../common/partition.ts';
 import type { Job } from '../jobs/define-job.ts';
-import { decodeEvent } from '../jobs/event-decoder.ts';
+import { decodeEvent, jsonPayload, type PayloadDecoder } from '../jobs/event-decoder.ts';
 import type { Effect, EventPosition } from './effects.ts';
 
 /** One message of the ingest stream. */
@@ -43,6 +43,7 @@ export class IngestRouting<E> {
     private readonly job: Job<E>,
     readonly router: RouterId,
     private readonly limits: RoutingLimits,
+    private readonly payload: PayloadDecoder = jsonPayload,
   ) {}
 
   /** Partitions this shard routes to. */
@@ -73,7 +74,7 @@ export class IngestRouting<E> {
     // Plain clients send one event a message: its position is (its ingest sequence, 0).
     for (const r of records) {
       const position = { seq: r.seq, index: 0 };
-      const decoded = decodeEvent(this.job, r.data, r.ingestTime);
+      const decoded = decodeEvent(this.job, r.data, r.ingestTime, this.payload);
       if (!decoded.ok) {
         if (r.seq % routers === mine) deadLetters.push({ type: 'dead-letter', position, reason: decoded.reason, message: decoded.message, data: r.data });
         continue;

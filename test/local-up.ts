@@ -11,7 +11,9 @@ export interface UpRun {
 }
 
 export async function startUp(args: string[], env: Record<string, string>): Promise<UpRun> {
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'shardflow.mjs'), 'up', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // The console on a free port unless the test names one: tests run side by side.
+  const childEnv = { SHARDFLOW_CONSOLE_PORT: '0', ...env };
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'shardflow.mjs'), 'up', ...args], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));

@@ -7,6 +7,7 @@ import { ShardflowError } from '../../common/errors.ts';
 import { startMetricsServer } from '../../common/metrics-server.ts';
 import { seededRandom } from '../../common/random.ts';
 import type { Job } from '../../jobs/define-job.ts';
+import type { PayloadDecoder } from '../../jobs/event-decoder.ts';
 import { ensureJobTopology } from '../../nats/topology.ts';
 import { loadJob } from '../../jobs/catalog.ts';
 import { loadRawEvents } from '../raw-events.ts';
@@ -14,8 +15,9 @@ import { progressBar } from '../progress.ts';
 import { connectNats, natsAccess, permissionDenied } from '../../nats/connect.ts';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { inputStream } from '../../common/names.ts';
+import { avroEncodingFor } from '../../schema/avro-encoder.ts';
 
-export const PRODUCE_HELP = `Usage: shardflow produce --job NAME [--events N] [--seed N] [--rate R] [--input FILE] [--start MS] [--live]
+export const PRODUCE_HELP = `Usage: shardflow produce --job NAME [--events N] [--seed N] [--rate R] [--input FILE] [--start MS] [--live] [--format avro]
 
 Publishes events to a job's partitions (acknowledged by JetStream, each with a message id so a retry
 is stored once), with a progress bar.
@@ -26,7 +28,10 @@ is stored once), with a progress bar.
   --start MS     event time of the first generated event, epoch ms (default: so the last is now)
   --id ID        producer id, prefix of message ids (default: job-seed)
   --live         generate events with event time = now at --rate (default 200/s) until SIGTERM or
-                 Ctrl-C, serving /metrics on SHARDFLOW_METRICS_PORT: a running system's input`;
+                 Ctrl-C, serving /metrics on SHARDFLOW_METRICS_PORT: a running system's input
+  --format avro  publish Avro in the Confluent wire format, encoded with the latest schema of the
+                 job's subject in the cluster's registry (an Avro job: user-activity); events that
+                 do not fit the schema go out as JSON, for the workers to dead-letter or accept`;
 
 export interface ProduceOptions {
   job: string;
@@ -37,6 +42,7 @@ export interface ProduceOptions {
   start?: number;
   id?: string;
   live?: boolean;
+  format?: 'json' | 'avro';
 }
 
 export async function produceCommand(options: ProduceOptions, config: Config, log: Logger): Promise<number> {
@@ -46,7 +52,7 @@ export async function produceCommand(options: ProduceOptions, config: Config, lo
   const nc = await connectNats(natsAccess(config), { name: `producer-${process.pid}` });
   try {
     await jobStreams(nc, job.name, config);
-    const producer = new JobProducer(nc, job, { producerId: options.id ?? `${job.name}-${options.seed}` });
+    const producer = new JobProducer(nc, job, { producerId: options.id ?? `${job.name}-${options.seed}`, ...(await encodingOf(nc, job, options)) });
     const bar = progressBar(`produce ${job.name}`, raws.length);
     const began = performance.now();
     for (let i = 0; i < raws.length; i++) {
@@ -80,7 +86,7 @@ async function produceLiveCommand(job: Job<unknown>, options: ProduceOptions, co
   process.once('SIGINT', stop);
   try {
     await jobStreams(nc, job.name, config);
-    const producer = new JobProducer(nc, job, { producerId: options.id ?? `${job.name}-live-${Date.now()}` });
+    const producer = new JobProducer(nc, job, { producerId: options.id ?? `${job.name}-live-${Date.now()}`, ...(await encodingOf(nc, job, options)) });
     log.info({ job: job.name, rate, metricsPort: metricsServer.port }, 'producing live events until SIGTERM');
     const progress = setInterval(() => process.stdout.write(`[${new Date().toISOString().slice(11, 19)}] ${job.name}: ${producer.published} events published\n`), 10_000);
     const count = await produceLive(producer, job, rate, seededRandom(options.seed), () => stopping);
@@ -91,6 +97,14 @@ async function produceLiveCommand(job: Job<unknown>, options: ProduceOptions, co
     await metricsServer.close();
   }
   return 0;
+}
+
+/** How events are encoded: as they are, or as Avro with the latest schema of the job's subject. */
+async function encodingOf(nc: NatsConnection, job: Job<unknown>, options: ProduceOptions): Promise<{ encode?: (raw: string | Uint8Array) => Uint8Array; payload?: PayloadDecoder }> {
+  if (options.format !== 'avro') return {};
+  const avro = await avroEncodingFor(nc, job);
+  process.stdout.write(`encoding Avro with ${job.avro!.subject} version ${avro.version} (schema id ${avro.schemaId})\n`);
+  return { encode: avro.encode, payload: avro.payload };
 }
 
 /** The job's streams and buckets, created when missing. A producer's credential may not create them

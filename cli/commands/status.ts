@@ -1,9 +1,15 @@
 // `shardflow status`: the cluster as the coordination bucket shows it, and how full its streams and
 // buckets are. `--json` prints a stable shape that scripts rely on:
-//   { "leader": {"id", "term"} | null,
-//     "coordinators": [{"id", "role", "alive", "metrics_port"}],
-//     "workers": [{"id", "alive", "partitions", "last_heartbeat_ms", "metrics_port"}],
-//     "partitions": [{"job", "partition", "owner", "lag"}],
+//   { "leader": {"id", "term", "lease_age_ms"} | null,
+//     "coordinators": [{"id", "role", "alive", "metrics_port", "term", "last_heartbeat_ms"}],
+//     "workers": [{"id", "alive", "partitions", "last_heartbeat_ms", "metrics_port", "host", "pid",
+//                  "rss_bytes", "full"}],
+//     "partitions": [{"job", "partition", "owner", "lag", "events", "watermark", "checkpoint_at",
+//                     "checkpoint_bytes", "restarts", "keys", "windows"}],
+//     "sources": [{"job", "source", "owner", "position", "records", "last_error"}],
+//     "jobs": [{"name", "description", "partitions", "module"?, "window", "aggregates", "sink",
+//               "registeredAt", "paused", "paused_by"}],
+//     "assignment": {"term", "version"} | null,
 //     "storage": { "streams": [{"stream", "bytes", "messages", "max_bytes", "max_age_ms", "max_msgs"}],
 //                  "account": {"storage_bytes", "max_storage_bytes", "reserved_bytes"} } }
 // Limits as JetStream states them: max_bytes, max_msgs and max_storage_bytes -1 and max_age_ms 0 mean
@@ -16,7 +22,7 @@ import { natsAccess } from '../../nats/connect.ts';
 export const STATUS_HELP = `Usage: shardflow status [--json]
 
 Shows the leader and its term, the coordinators, every worker (alive, partitions, last heartbeat),
-every partition (owner, lag), and storage: each stream and bucket of shardflow (input, ingest, dead
+every partition (owner, lag), every source (owner, position, records, last error), and storage: each stream and bucket of shardflow (input, ingest, dead
 letters, late events, results, checkpoints, coordination) with its size against its limit, messages
 and max age, and the JetStream store (used, and reserved by the streams' limits). --json prints it as
 one JSON object (a stable shape for scripts).`;
@@ -32,13 +38,22 @@ export async function statusCommand(options: { json: boolean }, config: Config):
     `coordinators  ${s.coordinators.map((c) => `${c.id} ${c.alive ? c.role : 'dead'}`).join(', ') || 'none'}`,
     ...(s.autoscale ? [`autoscale     ${s.autoscale.desired} workers wanted (${s.autoscale.min}..${s.autoscale.max}, term ${s.autoscale.term}): ${s.autoscale.reason}`] : []),
     'workers:',
-    ...s.workers.map((w) => `  ${w.id.padEnd(20)} ${w.alive ? 'alive' : 'DEAD '}  ${String(w.partitions).padStart(3)} partitions  last heartbeat ${w.last_heartbeat_ms} ms ago  metrics http://127.0.0.1:${w.metrics_port}/metrics`),
+    ...s.workers.map((w) => `  ${w.id.padEnd(20)} ${w.alive ? 'alive' : 'DEAD '}  ${String(w.partitions).padStart(3)} partitions  last heartbeat ${w.last_heartbeat_ms} ms ago  ${w.host ? `on ${w.host} pid ${w.pid}  ` : ''}metrics http://127.0.0.1:${w.metrics_port}/metrics`),
+    'jobs:',
+    ...s.jobs.map((j) => `  ${j.name.padEnd(20)} ${j.paused ? `PAUSED by ${j.paused_by}` : 'running'}  ${j.partitions} partitions  ${j.window}  sink ${j.sink.type}${j.module ? `  module ${j.module}` : ''}`),
     'partitions:',
   ];
   const byJob = new Map<string, typeof s.partitions>();
   for (const p of s.partitions) byJob.set(p.job, [...(byJob.get(p.job) ?? []), p]);
   for (const [job, parts] of byJob) {
     lines.push(`  ${job}: ${parts.map((p) => `${p.partition}:${p.owner ?? '-'}${p.lag ? `(lag ${p.lag})` : ''}`).join(' ')}`);
+  }
+  if (s.sources.length > 0) {
+    lines.push('sources:');
+    for (const src of s.sources) {
+      lines.push(`  ${`${src.job}/${src.source}`.padEnd(30)} ${(src.owner ?? 'unassigned').padEnd(20)} ${src.records === null ? '' : `${src.records.toLocaleString('en-US')} records  `}${src.position ?? ''}`.trimEnd());
+      if (src.last_error) lines.push(`    last error: ${src.last_error}`);
+    }
   }
   if (s.storage) lines.push('storage:', ...storageLines(s.storage));
   process.stdout.write(lines.join('\n') + '\n');

@@ -1,10 +1,10 @@
 // `shardflow up` (and `npm start`): the local cluster in the foreground until Ctrl-C or SIGTERM.
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { LocalCluster } from '../../cluster/local-cluster.ts';
 import { spreadOverHosts } from '../../cluster/placement.ts';
 import { destroyOnExit, removeLeftovers, VirtualHosts, virtualHostsUnavailable } from '../../cluster/virtual-hosts.ts';
 import { followAutoscale, type AutoscaleFollower } from '../../cluster/autoscaler.ts';
-import { connectNats } from '../../nats/connect.ts';
 import { childEnvironment, parseWorkerRange, type Config } from '../../common/config.ts';
 import { ShardflowError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
@@ -12,6 +12,9 @@ import { startMetricsServer } from '../../common/metrics-server.ts';
 import { loadJob } from '../../jobs/catalog.ts';
 import { targetGroups, writeTargetsFile } from '../prometheus-targets.ts';
 import { readStatus } from '../../coordinator/cluster-status.ts';
+import { authFolder } from '../../cluster/local-credentials.ts';
+import { connectNats } from '../../nats/connect.ts';
+import { startLocalRegistry } from '../../schema/local-registry.ts';
 
 export const UP_HELP = `Usage: shardflow up [--workers N] [--coordinators N] [--job NAME] [--rate R] [--tls] [--hosts N]
                     [--autoscale MIN..MAX]
@@ -36,9 +39,26 @@ resumes from the checkpoints. Logs of every process go to <SHARDFLOW_DATA_DIR>/l
                      _DOWN_FOR_MS, _COOLDOWN_MS); this launcher starts and stops workers to match;
                      --workers is the count at the start. \`shardflow status\` shows the decision
 
+The web console listens on SHARDFLOW_CONSOLE_HOST:SHARDFLOW_CONSOLE_PORT (default 127.0.0.1:8080).
+
 Every client needs a credential: the nats-server takes only the cluster's users (one per role, made
 once in <SHARDFLOW_DATA_DIR>/auth/ and reused). \`shardflow\` commands run with the same data folder use
 the admin credential; producers source auth/producer.env.`;
+
+/** The console's port: the configured one (a free one for 0), or undefined when it is taken (the
+ *  cluster runs without a console rather than not at all). */
+async function consolePortFor(config: Config, log: Logger): Promise<number | undefined> {
+  const port = await new Promise<number | undefined>((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(undefined));
+    server.listen({ port: config.CONSOLE_PORT, host: config.CONSOLE_HOST }, () => {
+      const { port: bound } = server.address() as AddressInfo;
+      server.close(() => resolve(bound));
+    });
+  });
+  if (port === undefined) log.warn({ port: config.CONSOLE_PORT, host: config.CONSOLE_HOST }, 'the console port is taken: starting without the console (set SHARDFLOW_CONSOLE_PORT)');
+  return port;
+}
 
 export interface UpOptions {
   workers: number;
@@ -69,6 +89,7 @@ export async function upCommand(options: UpOptions, config: Config, log: Logger)
   const noHosts = options.hosts !== undefined ? virtualHostsUnavailable() : undefined;
   if (noHosts) throw new ShardflowError('CONFIG_INVALID', `--hosts: ${noHosts}; run as root on Linux, or without --hosts`);
   const job = await loadJob(options.job);
+  const consolePort = await consolePortFor(config, log);
   process.stdout.write(`starting a local cluster: nats-server, ${options.coordinators} coordinators, ${options.workers} workers, job ${job.name}${options.hosts ? `, on ${options.hosts} hosts` : ''}...\n`);
   // Hosts are deleted however this process ends: below after a graceful stop, else at its exit.
   if (options.hosts) removeLeftovers();
@@ -85,6 +106,7 @@ export async function upCommand(options: UpOptions, config: Config, log: Logger)
     jobSpec: options.job,
     rate: options.rate,
     tls: options.tls === true,
+    ...(consolePort !== undefined ? { consolePort } : {}),
     log,
     // The coordinators decide (the leader publishes), this launcher carries it out.
     env: { ...childEnvironment(), ...(range ? { SHARDFLOW_AUTOSCALE: `${range.min}..${range.max}` } : {}) },
@@ -105,6 +127,17 @@ export async function upCommand(options: UpOptions, config: Config, log: Logger)
       .then((s) => writeTargetsFile(targetsFile, targetGroups(s, { id: 'up', metricsPort: metricsServer.port })))
       .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'prometheus targets not refreshed'));
   await refreshTargets();
+  const registryNc = await connectNats(cluster.access('admin'), { name: 'shardflow-up-registry', persistent: true });
+  const registry = await startLocalRegistry({
+    nc: registryNc,
+    authDir: authFolder(dataDir),
+    host: config.REGISTRY_HOST,
+    port: config.REGISTRY_PORT,
+    token: config.REGISTRY_TOKEN,
+    replicas: config.REPLICAS,
+    job,
+    log,
+  });
   const targetsTimer = setInterval(() => void refreshTargets(), 2_000);
   process.stdout.write(
     [
@@ -115,6 +148,7 @@ export async function upCommand(options: UpOptions, config: Config, log: Logger)
       `  leader        ${status?.leader ? `${status.leader.id} (term ${status.leader.term})` : 'being elected'}`,
       `  job           ${job.name}, producer at ${options.rate} events/s`,
       ...(range ? [`  autoscale     ${range.min}..${range.max} workers, decided by the leader from lag and CPU (see status)`] : []),
+      `  console       ${cluster.consoleUrl ?? 'not started (its port is taken: set SHARDFLOW_CONSOLE_PORT)'}${cluster.consoleUrl ? `   (actions need the token SHARDFLOW_CONSOLE_TOKEN in ${credentials.adminEnv})` : ''}`,
       hosts
         ? `  status        set -a; . ${credentials.adminEnv}; set +a; npx shardflow status   (the admin credential and the hosts' URLs)`
         : `  status        npx shardflow status   (commands run from this folder use the admin credential in ${credentials.adminEnv})`,
@@ -123,6 +157,7 @@ export async function upCommand(options: UpOptions, config: Config, log: Logger)
       `                to shardflow.ingest.${job.name} or a partition; a viewer's credential is in ${credentials.viewerEnv})`,
       `  metrics       every process's /metrics, listed for Prometheus in ${targetsFile}`,
       `                (prometheus --config.file=deploy/prometheus.yml; Grafana dashboard in deploy/grafana/)`,
+      `  schemas       ${registry.summary}`,
       `  logs          ${cluster.logDir}/`,
       '  control       npx shardflow scale --workers N | kill worker|coordinator|leader | down',
       'Ctrl-C stops everything (checkpoints first); running it again resumes from the checkpoints.',
@@ -153,6 +188,8 @@ export async function upCommand(options: UpOptions, config: Config, log: Logger)
   autoscaler?.stop();
   await autoscaleNc?.close().catch(() => {});
   process.stdout.write(`\n${signal}: stopping (workers checkpoint and release their partitions first)...\n`);
+  await registry.server?.close();
+  await registryNc.close().catch(() => {});
   await cluster.down();
   hosts?.destroy();
   forgetHosts();

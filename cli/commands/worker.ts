@@ -7,6 +7,7 @@ import { Worker } from '../../cluster/worker.ts';
 import { loadJob } from '../../jobs/catalog.ts';
 import { parsePartitions } from '../partition-spec.ts';
 import { natsAccess, redactUrl } from '../../nats/connect.ts';
+import { withSourceUrls } from '../../sources/index.ts';
 
 export const WORKER_HELP = `Usage: shardflow worker --job NAME|PATH [--job ...] [--partitions SPEC] [--id ID]
 
@@ -21,7 +22,10 @@ Connects to SHARDFLOW_NATS_URL; serves metrics on SHARDFLOW_METRICS_PORT.`;
 export async function workerCommand(options: { jobs: string[]; partitions?: string; id?: string }, config: Config, log: Logger): Promise<number> {
   const loaded = await Promise.all(options.jobs.map((name) => loadJob(name)));
   // A deployment may send every job's results elsewhere (SHARDFLOW_SINK) without editing the jobs.
-  const jobs = loaded.map((job) => ({ ...job, sink: withSinkDefaults(config.SINK ?? job.sink, sinkDefaults(config)) }));
+  const jobs = withSourceUrls(
+    loaded.map((job) => ({ ...job, sink: withSinkDefaults(config.SINK ?? job.sink, sinkDefaults(config)) })),
+    config.SOURCE_URLS ?? {},
+  ).map((job) => (config.SOURCES === 'off' ? { ...job, sources: [] } : job));
   const id = options.id ?? config.WORKER_ID ?? defaultProcessId('worker');
   const workerLog = log.child({ worker: id });
   const mode = options.partitions === undefined ? 'coordinated' : 'static';

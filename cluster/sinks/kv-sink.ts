@@ -113,8 +113,10 @@ function isConflict(err: unknown): boolean {
 
 /** Every result row in a job's KV bucket, sorted by window start, then key. */
 export async function readKvResults(kv: KV): Promise<ResultRow[]> {
-  const keys: string[] = [];
-  for await (const k of await kv.keys('w.>')) keys.push(k);
+  // A key written while the listing runs can be listed twice: a KV key is one result, so once.
+  const listed = new Set<string>();
+  for await (const k of await kv.keys('w.>')) listed.add(k);
+  const keys = [...listed];
   const rows: ResultRow[] = [];
   await forEachLimited(keys, 64, async (k) => {
     const e = await kv.get(k);

@@ -1,7 +1,7 @@
 // Writes deploy/nats/nats-server.conf, the nats-server configuration of a deployment, from the roles of
 // nats/roles.ts over the shipped jobs, so that it cannot drift from them (deploy/nats-config.test.ts
 // fails until the file is rendered again after a change to roles, subject names or the catalog):
-//   node --import tsx deploy/nats/render.ts                       the committed file
+//   node --import tsx deploy/nats/render.ts                       the committed files (and k8s/nats/values.yaml)
 //   node --import tsx deploy/nats/render.ts --workers w1,w2 --jobs station-sentiment,my-job --out FILE
 // The file names passwords by environment variable, never holds one, and can be committed.
 import { writeFileSync } from 'node:fs';
@@ -14,6 +14,7 @@ import { JOB_NAME_PATTERN } from '../../common/names.ts';
 import { jobNames } from '../../jobs/catalog.ts';
 import { DEFAULT_RETENTION } from '../../jobs/define-job.ts';
 import { authorizationBlock, type Role, type RoleUserFromEnvironment } from '../../nats/roles.ts';
+import { HELM_VALUES_FILE, renderHelmValues } from './helm-values.ts';
 
 /** The committed file. */
 export const CONFIG_FILE = fileURLToPath(new URL('./nats-server.conf', import.meta.url));
@@ -151,6 +152,11 @@ function main(argv: string[]): void {
   writeFileSync(out, renderNatsServerConfig(options));
   const users = deploymentUsers(options.workers);
   process.stdout.write(`wrote ${relative(process.cwd(), out)}: users ${users.map((u) => u.user).join(', ')}; nats-server wants ${users.map((u) => u.passwordVariable).join(', ')} in its environment\n`);
+  // The committed files go together: Kubernetes' NATS has the same users as compose's.
+  if (values.out === undefined && values.workers === undefined && values.jobs === undefined) {
+    writeFileSync(HELM_VALUES_FILE, renderHelmValues(DEPLOYMENT.jobs));
+    process.stdout.write(`wrote ${relative(process.cwd(), HELM_VALUES_FILE)}: the same users for the NATS Helm chart\n`);
+  }
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {

@@ -11,6 +11,7 @@ import { intBetween, pick, type Random } from '../../common/random.ts';
 import { count, first, last, max, min, sum } from '../../engine/aggregates/index.ts';
 import { tumbling } from '../../engine/assigners/tumbling.ts';
 import { defineJob } from '../define-job.ts';
+import { httpPollSource, type SourceRecord } from '../../sources/source-spec.ts';
 
 /**
  * A decimal amount as CoinCap sends it: a JSON number or a decimal string ("43127.51"). Missing,
@@ -116,10 +117,33 @@ export function tickGenerator(options: TickGeneratorOptions = {}): (random: Rand
 
 export const generateTick = tickGenerator();
 
+/**
+ * A CoinCap /v2/assets asset (`{ id, symbol, priceUsd, volumeUsd24Hr, ... }`) at the response's
+ * `timestamp` as a tick. Volume is 0: a snapshot of prices carries no volume traded since the last
+ * one (volumeUsd24Hr is a rolling 24-hour total, which summed per minute would mean nothing).
+ */
+export function tickOfCoinCapAsset(asset: SourceRecord, body: unknown): unknown {
+  return { asset: asset.id, price_usd: asset.priceUsd, volume: 0, ts: (body as { timestamp?: unknown }).timestamp, exchange: 'coincap' };
+}
+
+/** CoinCap's assets, polled every 10 s; an asset counts once per snapshot (its id at the snapshot's
+ *  timestamp), so a poll that returns an unchanged snapshot adds nothing. */
+export const coincapSource = httpPollSource({
+  name: 'coincap',
+  url: 'https://api.coincap.io/v2/assets?limit=100',
+  interval: '10s',
+  records: (body) => (body as { data?: unknown } | null)?.data,
+  dedupeKey: (asset, body) => `${String(asset.id)}@${String((body as { timestamp?: unknown }).timestamp)}`,
+  toEvent: tickOfCoinCapAsset,
+  timeout: '10s',
+  maxResponseBytes: 4 * 1024 * 1024,
+});
+
 export const cryptoPrices = defineJob({
   name: 'crypto-prices',
   description: 'CoinCap ticks cleaned (bad prices dead-lettered with a reason), then per asset and minute: open, high, low, close, volume, ticks',
   source: { partitions: 8 },
+  sources: [coincapSource],
   schema: Tick,
   key: 'asset',
   eventTime: 'ts',

@@ -8,12 +8,13 @@
 // rejected, as a Spark `groupBy` keeps its null group.
 import { avg, count, countBy } from '../../engine/aggregates/index.ts';
 import { defineJob } from '../define-job.ts';
-import { openfoodWindowing, primaryBrand, type Product } from './openfood-products.ts';
+import { openfoodSearchSource, openfoodWindowing, primaryBrand, type Product } from './openfood-products.ts';
 
 export const openfoodBrands = defineJob({
   name: 'openfood-brands',
   description: 'Open Food Facts products per brand, 5-minute windows every minute: count, mean energy, products per Nutri-Score grade',
   source: { partitions: 16 },
+  sources: [openfoodSearchSource()],
   key: primaryBrand,
   ...openfoodWindowing,
   aggregates: {

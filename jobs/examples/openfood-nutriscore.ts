@@ -15,12 +15,13 @@
 // Food Facts feed (batches of 100 products) is small enough for that.
 import { avg, count, topK } from '../../engine/aggregates/index.ts';
 import { defineJob } from '../define-job.ts';
-import { mainCategory, openfoodWindowing, type Product } from './openfood-products.ts';
+import { mainCategory, openfoodSearchSource, openfoodWindowing, type Product } from './openfood-products.ts';
 
 export const openfoodNutriscore = defineJob({
   name: 'openfood-nutriscore',
   description: 'Open Food Facts products per Nutri-Score grade, 5-minute windows every minute: count, mean energy, top categories',
   source: { partitions: 8 },
+  sources: [openfoodSearchSource()],
   key: 'nutriscore_grade',
   ...openfoodWindowing,
   aggregates: {

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { sliding } from '../../engine/assigners/sliding.ts';
 import { intBetween, pick, type Random } from '../../common/random.ts';
+import { httpPollSource, type SourceRecord } from '../../sources/source-spec.ts';
 
 export const NUTRISCORE_GRADES = ['a', 'b', 'c', 'd', 'e'] as const;
 
@@ -32,6 +33,50 @@ export const Product = z.object({
 });
 
 export type Product = z.infer<typeof Product>;
+
+/**
+ * A product of the OpenFood search API (`{ code, product_name, brands, categories, nutriscore_grade,
+ * nutriments: { energy_100g }, last_modified_t }`) as the jobs' event, seen now (`ts`: the event is
+ * made once, when the page is read, and checkpointed with it, so a replay carries the same time).
+ */
+export function productOfSearchResult(p: SourceRecord): unknown {
+  const nutriments = (typeof p.nutriments === 'object' && p.nutriments !== null ? p.nutriments : {}) as Record<string, unknown>;
+  const energy = nutriments.energy_100g ?? nutriments['energy-kj_100g'];
+  return {
+    code: p.code,
+    product_name: p.product_name,
+    brands: p.brands,
+    categories: p.categories,
+    nutriscore_grade: p.nutriscore_grade,
+    energy_100g: typeof energy === 'string' && energy.trim() !== '' ? Number(energy) : energy,
+    ts: Date.now(),
+  };
+}
+
+/** The OpenFood search API, most recently modified products first, 100 per page, 5 pages per poll
+ *  every 5 minutes; a product counts once per modification (its code at its last_modified_t). */
+export function openfoodSearchSource() {
+  return httpPollSource({
+    name: 'openfood-search',
+    url: 'https://world.openfoodfacts.org/cgi/search.pl?action=process&json=1&sort_by=last_modified_t&fields=code,product_name,brands,categories,nutriscore_grade,nutriments,last_modified_t',
+    interval: '5m',
+    // The API asks for a User-Agent naming the application.
+    headers: { 'user-agent': 'shardflow - stream processing of Open Food Facts products' },
+    records: (body) => (body as { products?: unknown } | null)?.products,
+    pagination: {
+      param: 'page',
+      size: { param: 'page_size', size: 100 },
+      maxPages: 5,
+      more: (body, page) => {
+        const b = body as { count?: unknown; page_size?: unknown };
+        return typeof b.count === 'number' && page * (Number(b.page_size) || 100) < b.count;
+      },
+    },
+    dedupeKey: (p) => (typeof p.code === 'string' ? `${p.code}@${String(p.last_modified_t)}` : undefined),
+    toEvent: productOfSearchResult,
+    timeout: '20s',
+  });
+}
 
 /** The owner brand: the first of the comma-separated brands, or "(no brand)". */
 export function primaryBrand(p: Product): string {

@@ -3,7 +3,7 @@ import { seededRandom } from '../../common/random.ts';
 import { getJob, jobNames } from '../catalog.ts';
 import { decodeEvent } from '../event-decoder.ts';
 
-const SEED_JOBS = ['station-sentiment', 'openfood-nutriscore', 'openfood-brands', 'user-activity', 'crypto-prices', 'support-tickets'];
+const SEED_JOBS = ['station-sentiment', 'openfood-nutriscore', 'openfood-brands', 'user-activity', 'crypto-prices', 'support-tickets', 'wikimedia-edits'];
 /** The seed pipelines' jobs, then the benchmark jobs (their generators follow their benchmark, see their tests). */
 const SHIPPED_JOBS = [...SEED_JOBS, 'nexmark-q5'];
 const SQL_IDENTIFIER = /^[a-z_][a-z0-9_]*$/;

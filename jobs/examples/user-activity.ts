@@ -2,8 +2,10 @@
 // type, event_count and unique_users. The seed computed them in two steps (PySpark streaming with a
 // watermark into MongoDB, then a dbt batch into BigQuery); here one job keyed by event_type with
 // event-time tumbling windows of one day (UTC) gives the same rows as they complete: the window
-// start is the activity_date. The Avro schema of the seed becomes the zod schema below; a record that
-// breaks it is dead-lettered with what was wrong.
+// start is the activity_date. The seed's events are Avro records checked against a schema registry:
+// the job reads the Confluent wire format (USER_ACTIVITY_AVRO_SCHEMA below, registered in the
+// cluster's registry) as well as JSON, and the zod schema below checks both; a record that breaks it
+// is dead-lettered with what was wrong.
 //
 // Lateness, as the seed's watermark had it: mobile apps send buffered events minutes late, so the
 // watermark trails the latest event by 10 minutes; a day's row is first written 10 minutes after
@@ -113,11 +115,37 @@ export function userEventGenerator(options: UserEventGeneratorOptions = {}): (ra
 
 export const generateUserEvent = userEventGenerator();
 
+/**
+ * The Avro schema of the seed's user activity topic (value subject `user-activity-value`): what its
+ * Kafka producers write. Events may arrive in it (the Confluent wire format, decoded with the schema
+ * their id names in the registry) or as JSON; both are then checked by the zod schema above.
+ */
+export const USER_ACTIVITY_AVRO_SCHEMA = {
+  type: 'record',
+  name: 'UserActivity',
+  namespace: 'com.shardflow.useractivity',
+  fields: [
+    { name: 'event_id', type: ['null', 'string'], default: null },
+    { name: 'user_id', type: 'string' },
+    { name: 'event_type', type: 'string' },
+    { name: 'ts', type: { type: 'long', logicalType: 'timestamp-millis' } },
+    { name: 'session_id', type: ['null', 'string'], default: null },
+    { name: 'page', type: ['null', 'string'], default: null },
+    { name: 'product_id', type: ['null', 'string'], default: null },
+    { name: 'amount', type: ['null', 'double'], default: null },
+    { name: 'device', type: ['null', 'string'], default: null },
+  ],
+} as const;
+
 export const userActivity = defineJob({
   name: 'user-activity',
   description: 'Per day (UTC) and event type: event_count and unique_users, updated by events up to an hour late',
   source: { partitions: 8 },
   schema: UserEvent,
+  // Avro as the seed's producers write it; JSON still accepted, so producers move over one at a time
+  // (and the generator, `shardflow run` and plain JSON clients keep working).
+  format: 'avro',
+  avro: { subject: 'user-activity-value', acceptJson: true, schema: USER_ACTIVITY_AVRO_SCHEMA },
   key: 'event_type',
   eventTime: 'ts',
   window: tumbling('1d'),

@@ -5,6 +5,7 @@ import type { SeedOracle } from './oracle.ts';
 import { stationSentimentOracle } from './station-sentiment.ts';
 import { supportTicketsOracle } from './support-tickets.ts';
 import { userActivityOracle } from './user-activity.ts';
+import { wikimediaEditsOracle } from './wikimedia-edits.ts';
 
 export * from './oracle.ts';
 
@@ -15,4 +16,5 @@ export const SEED_ORACLES: Readonly<Record<string, SeedOracle>> = {
   'user-activity': userActivityOracle,
   'crypto-prices': cryptoPricesOracle,
   'support-tickets': supportTicketsOracle,
+  'wikimedia-edits': wikimediaEditsOracle,
 };
