@@ -5,6 +5,8 @@ import { chaosRecoveryScenario } from './chaos-recovery.ts';
 import { clusterThroughputScenario } from './cluster-throughput.ts';
 import { engineSnapshotScenario } from './engine-snapshot.ts';
 import { engineWindowsScenario } from './engine-windows.ts';
+import { hostChaosRecoveryScenario } from './host-chaos-recovery.ts';
+import { hostsSoakScenario } from './hosts-soak.ts';
 import { nexmarkScenario } from './nexmark.ts';
 import { producerScenario } from './producer.ts';
 import { soakScenario } from './soak.ts';
@@ -61,7 +63,9 @@ export const SCENARIOS: readonly Scenario[] = [
   producerScenario,
   nexmarkScenario,
   chaosRecoveryScenario,
+  hostChaosRecoveryScenario,
   soakScenario,
+  hostsSoakScenario,
 ];
 
 /**

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../test/cluster-harness.ts';
 import type { ChaosReport } from './report.ts';
-import { SCENARIO_NAMES, SCENARIOS, type ScenarioName } from './scenarios.ts';
+import { SCENARIO_NAMES, SCENARIOS } from './scenarios.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'shardflow-chaos-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -26,7 +26,7 @@ function chaos(args: string[], dataDir = dir): Promise<{ code: number | null; ou
 }
 
 /** Seconds of each short run: long enough for the scenario's faults to play out. */
-const DURATION: Record<ScenarioName, number> = {
+const DURATION: Record<(typeof SCENARIO_NAMES)[number], number> = {
   'worker-kill': 8,
   'leader-kill': 9,
   'worker-pause': 8,

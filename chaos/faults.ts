@@ -3,6 +3,7 @@
 // A fault with a second half (resume a paused worker, restart a killed NATS node) finishes it in
 // the background; `settled` tells when.
 import type { LocalCluster } from '../cluster/local-cluster.ts';
+import type { SlowLink, VirtualHosts } from '../cluster/virtual-hosts.ts';
 import { ShardflowError } from '../common/errors.ts';
 import { pick, type Random } from '../common/random.ts';
 import type { FaultKind, PlannedFault } from './scenarios.ts';
@@ -14,6 +15,14 @@ export interface FaultTiming {
   natsDownMs: number;
   /** After a restarted NATS node, the next NATS kill waits this long for it to catch up. */
   natsCatchUpMs: number;
+  /** A killed host stays down this long before it is started again. */
+  hostDownMs: number;
+  /** A host stays cut off this long before the partition heals. */
+  partitionMs: number;
+  /** A host's link stays slow this long. */
+  slowMs: number;
+  /** How slow and lossy a slowed link is. */
+  slowLink: SlowLink;
 }
 
 export interface InjectedFault {
@@ -41,12 +50,20 @@ export function rollingOrder(cluster: LocalCluster): string[] {
 
 /** What a run's faults leave for the next ones. */
 export interface FaultState {
-  /** When the last killed NATS node is back and has had time to catch up. */
+  /** When the last killed NATS node is back and has had time to catch up (a host fault takes a
+   *  node too: one at a time, as a replicated stream survives one lost node, not two). */
   natsHealed: Promise<void>;
+  /** The hosts of a multi-host cluster, for the network faults. */
+  hosts?: VirtualHosts;
 }
 
-export function newFaultState(): FaultState {
-  return { natsHealed: Promise.resolve() };
+export function newFaultState(hosts?: VirtualHosts): FaultState {
+  return { natsHealed: Promise.resolve(), ...(hosts ? { hosts } : {}) };
+}
+
+function hostsOf(state: FaultState, kind: FaultKind): VirtualHosts {
+  if (!state.hosts) throw new ShardflowError('CONFIG_INVALID', `${kind} needs a multi-host cluster (a scenario with hosts)`);
+  return state.hosts;
 }
 
 export async function injectFault(cluster: LocalCluster, fault: PlannedFault, random: Random, timing: FaultTiming, state: FaultState): Promise<InjectedFault> {
@@ -102,8 +119,47 @@ export async function injectFault(cluster: LocalCluster, fault: PlannedFault, ra
       if (!node) throw new Error('no NATS node');
       const killed = await cluster.killNatsNode(node);
       const settled = sleep(timing.natsDownMs).then(async () => void (await cluster.restartNatsNode(node)));
-      state.natsHealed = settled.then(() => sleep(timing.natsCatchUpMs)).then(() => undefined);
+      state.natsHealed = settled.catch(() => {}).then(async () => void (await sleep(timing.natsCatchUpMs)));
       return { at, kind: fault.kind, target: node, detail: `kill -9 of NATS node ${node} (pid ${killed.pid}); restarted after ${timing.natsDownMs} ms`, settled };
+    }
+    case 'host-kill': {
+      await state.natsHealed;
+      at = Date.now();
+      const host = pickOne(random, cluster.hostNames());
+      if (!host) throw new ShardflowError('CONFIG_INVALID', 'host-kill needs a multi-host cluster');
+      const killed = await cluster.killHost(host);
+      const settled = sleep(timing.hostDownMs).then(async () => void (await cluster.restartHost(host)));
+      state.natsHealed = settled.catch(() => {}).then(async () => void (await sleep(timing.natsCatchUpMs)));
+      const what = killed.map((p) => `${p.id} (pid ${p.pid})`).join(', ');
+      return { at, kind: fault.kind, target: host, detail: `kill -9 of every process of host ${host}: ${what}; the host restarted after ${timing.hostDownMs} ms`, settled };
+    }
+    case 'network-partition': {
+      const hosts = hostsOf(state, fault.kind);
+      await state.natsHealed;
+      at = Date.now();
+      const host = pickOne(random, cluster.hostNames())!;
+      hosts.partition(host);
+      const settled = sleep(timing.partitionMs).then(() => hosts.heal(host));
+      state.natsHealed = settled.catch(() => {}).then(async () => void (await sleep(timing.natsCatchUpMs)));
+      const on = cluster.processesOn(host).map((p) => p.id).join(', ');
+      return { at, kind: fault.kind, target: host, detail: `host ${host} (${on}) cut off the network for ${timing.partitionMs} ms, then healed`, settled };
+    }
+    case 'slow-network': {
+      const hosts = hostsOf(state, fault.kind);
+      await state.natsHealed;
+      at = Date.now();
+      const host = pickOne(random, cluster.hostNames())!;
+      const link = timing.slowLink;
+      hosts.slow(host, link);
+      const settled = sleep(timing.slowMs).then(() => hosts.restore(host));
+      state.natsHealed = settled.catch(() => {}).then(async () => void (await sleep(timing.natsCatchUpMs)));
+      return {
+        at,
+        kind: fault.kind,
+        target: host,
+        detail: `link of host ${host} at ${link.rateKbit} kbit/s, up to ${link.queueMs} ms queued, ${(link.loss * 100).toFixed(0)}% loss each way, for ${timing.slowMs} ms`,
+        settled,
+      };
     }
   }
 }

@@ -12,7 +12,7 @@ import { Kvm, type KV } from '@nats-io/kv';
 import { readStreamRange, streamBounds, type StreamMessage } from '../batch/stream-range.ts';
 import { readInputEntry } from '../common/input-log.ts';
 import { CHECKPOINTS_BUCKET, checkpointKey, COORDINATION_BUCKET, inputStream, partitionId } from '../common/names.ts';
-import { readLeader } from '../coordinator/protocol.ts';
+import { readLeaderStored } from '../coordinator/protocol.ts';
 import type { CheckpointEntry } from '../cluster/checkpoint-store.ts';
 import { statusOver } from '../coordinator/cluster-status.ts';
 import type { Config } from '../common/config.ts';
@@ -114,6 +114,10 @@ export class ChaosMonitor {
   /** Samples and log reads that got no answer in time (a NATS node down); the run goes on, and the
    *  report says how much of the timeline is missing. */
   errors = 0;
+  /** Checkpoints seen going back to an older lease epoch: a fenced owner that wrote after its
+   *  successor (must stay empty). */
+  readonly epochRegressions: { partition: number; from: number; to: number; owner: string | null; atMs: number }[] = [];
+  private readonly epochs = new Map<number, number>();
 
   constructor(
     private readonly nc: NatsConnection,
@@ -202,10 +206,16 @@ export class ChaosMonitor {
           return e?.operation === 'PUT' ? (e.json() as CheckpointEntry) : undefined;
         }),
       ),
-      readLeader(this.coordination),
+      readLeaderStored(this.coordination),
     ]);
     const now = Date.now();
-    const leader = record && now - record.renewedAt < this.config.LEADER_LEASE_MS ? record : null;
+    const leader = record && now - record.storedAt < this.config.LEADER_LEASE_MS ? record.record : null;
+    entries.forEach((e, p) => {
+      if (!e) return;
+      const seen = this.epochs.get(p) ?? 0;
+      if (e.epoch < seen) this.epochRegressions.push({ partition: p, from: seen, to: e.epoch, owner: e.owner, atMs: now - this.startedAt });
+      else this.epochs.set(p, e.epoch);
+    });
     const workersAlive = (await status)?.workers.filter((w) => w.alive).length ?? this.samples.at(-1)?.workersAlive ?? 0;
     let checkpointed = 0;
     entries.forEach((e, p) => (checkpointed += e ? this.tail.eventsUpTo(p, e.seq) : 0));

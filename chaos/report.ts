@@ -37,6 +37,24 @@ export interface ChaosReport {
   /** Samples or log reads that got no answer in time: gaps in the timeline, not in the verdict. */
   unansweredSamples: number;
   dataDir: string;
+  /** Terms in which a coordinator acted as leader, and those in which more than one did (split
+   *  brain: must be empty), from the coordinators' logs. */
+  leaderTerms?: { terms: number; conflicts: { term: number; coordinators: string[] }[] };
+  /** Checkpoints that went back to an older lease epoch: an owner writing after it was fenced (must
+   *  be empty). */
+  epochRegressions?: { partition: number; from: number; to: number; owner: string | null; atMs: number }[];
+  /** Idle watermark markers whose watermark is ahead of the time the server stored them: a worker's
+   *  clock ran ahead and moved event time forward (must be 0). */
+  futureMarkers?: number;
+  /** Per worker: partitions and routers it stopped because another worker had taken them over. */
+  fenced?: Record<string, number>;
+  /** Multi-host runs: the host of every process. */
+  hosts?: { id: string; host: string }[];
+}
+
+/** Exact results, and no split brain nor fenced writes seen: what a run must show to pass. */
+export function runPassed(r: ChaosReport): boolean {
+  return r.verdict.exact && (r.leaderTerms?.conflicts.length ?? 0) === 0 && (r.epochRegressions?.length ?? 0) === 0 && (r.futureMarkers ?? 0) === 0;
 }
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -63,7 +81,15 @@ export function renderSummary(r: ChaosReport): string {
     `  recovery       ${stats.measured ? `median ${seconds(stats.medianMs!)}, max ${seconds(stats.maxMs!)} over ${stats.measured} faults` : 'none measured'}`,
     ...(r.crashes.length ? [`  crashes        ${r.crashes.map((c) => `${c.id} at ${seconds(c.atMs)} (${c.signal ?? (c.code === null ? 'a restart failed; tried again' : `exit ${c.code}`)})`).join(', ')}`] : []),
     `  drain          ${seconds(r.drainMs)} after the producer stopped`,
+    ...(r.hosts ? [`  hosts          ${[...new Set(r.hosts.map((p) => p.host))].sort().map((h) => `${h}: ${r.hosts!.filter((p) => p.host === h).map((p) => p.id).join(' ')}`).join('; ')}`] : []),
+    ...(r.leaderTerms
+      ? [`  leaders        ${r.leaderTerms.terms} terms; ${r.leaderTerms.conflicts.length === 0 ? 'one leader acted in each' : `SPLIT BRAIN in ${r.leaderTerms.conflicts.map((c) => `term ${c.term} (${c.coordinators.join(', ')})`).join(', ')}`}`]
+      : []),
+    ...(r.epochRegressions
+      ? [`  fencing        ${r.epochRegressions.length === 0 ? 'no checkpoint written by a fenced owner' : `${r.epochRegressions.length} checkpoints went back to an older epoch: ${r.epochRegressions.slice(0, 3).map((e) => `partition ${e.partition} ${e.from} -> ${e.to}`).join(', ')}`}`]
+      : []),
     ...(r.unansweredSamples ? [`  timeline       ${r.unansweredSamples} samples unanswered (gaps in the charts while NATS failed over)`] : []),
+    ...(r.futureMarkers ? [`  watermarks     ${r.futureMarkers} idle markers ahead of the server's clock (a worker clock running ahead)`] : []),
     `  verdict        ${v.exact ? 'EXACT: every result equals the oracle, nothing lost, nothing duplicated' : 'NOT EXACT'}`,
   ];
   return lines.join('\n');

@@ -2,13 +2,16 @@
 // faults hit it on a seeded schedule, and once the producer has stopped and the job has drained,
 // the sink, the late side output and the dead-letter stream are checked against the oracle computed
 // from the input log. The same seed gives the same schedule, victims and input values.
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { readStreamRange, streamBounds } from '../batch/stream-range.ts';
 import { statusOver } from '../coordinator/cluster-status.ts';
 import { LocalCluster } from '../cluster/local-cluster.ts';
 import { freePort } from '../cluster/nats-server.ts';
+import { spreadOverHosts } from '../cluster/placement.ts';
+import { destroyOnExit, removeLeftovers, VirtualHosts } from '../cluster/virtual-hosts.ts';
+import { fencedStops, leaderActs, termConflicts } from './leader-terms.ts';
 import { JobProducer, produceLive } from '../cluster/producer.ts';
 import { readKvResults } from '../cluster/sinks/kv-sink.ts';
 import type { Config } from '../common/config.ts';
@@ -58,9 +61,28 @@ export const CHAOS_CHECKPOINT_INTERVAL_MS = 250;
 export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const scenario = SCENARIOS[o.scenario];
   const progress = o.progress ?? (() => {});
-  const timing: FaultTiming = { pauseMs: o.config.WORKER_TIMEOUT_MS + 1_500, natsDownMs: 3_000, natsCatchUpMs: 5_000 };
+  const timing: FaultTiming = {
+    pauseMs: o.config.WORKER_TIMEOUT_MS + 1_500,
+    natsDownMs: 3_000,
+    natsCatchUpMs: 5_000,
+    hostDownMs: 4_000,
+    partitionMs: 6_000,
+    slowMs: 8_000,
+    slowLink: { rateKbit: 2_000, queueMs: 200, loss: 0.03 },
+  };
   const replicas = scenario.natsNodes === 3 ? 3 : 1;
   mkdirSync(o.dataDir, { recursive: true });
+  // A multi-host run: hosts made here and deleted in any case (the finally below, or the exit
+  // handlers if this process is interrupted); leftovers of runs that died are removed first.
+  let hosts: VirtualHosts | undefined;
+  let keepHostsOnExit = () => {};
+  if (scenario.hosts) {
+    const leftovers = removeLeftovers();
+    if (leftovers.length > 0) progress(`removed leftovers of earlier runs: ${leftovers.join(' ')}`);
+    hosts = VirtualHosts.create(scenario.hosts);
+    keepHostsOnExit = destroyOnExit(hosts);
+    progress(`hosts ${hosts.hosts.map((h) => `${h.name} ${h.address} (${h.netns})`).join(', ')}; this machine is ${hosts.observerAddress}`);
+  }
   const cluster = await LocalCluster.up({
     dataDir: o.dataDir,
     natsPort: await freePort(),
@@ -72,6 +94,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     log: o.log,
     env: { ...o.env, SHARDFLOW_DATA_DIR: o.dataDir, SHARDFLOW_CHECKPOINT_INTERVAL_MS: String(CHAOS_CHECKPOINT_INTERVAL_MS) },
     natsNodes: scenario.natsNodes,
+    ...(hosts ? { placement: spreadOverHosts(hosts.hosts, scenario.skewS ? { skewS: scenario.skewS } : {}) } : {}),
+  }).catch((err: unknown) => {
+    hosts?.destroy();
+    keepHostsOnExit();
+    throw err;
   });
   const statusConfig = { ...o.config, REPLICAS: replicas };
   const nc = await connectNats(cluster.access('admin'), { name: 'chaos', persistent: true });
@@ -95,7 +122,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     const plan = planFaults(scenario, durationMs, random, o.coordinators + o.workers);
     progress(`${scenario.name}: ${plan.length} faults over ${o.durationS} s while producing ${o.rate} events/s`);
     const faults: FaultRecord[] = [];
-    const faultState = newFaultState();
+    const faultState = newFaultState(hosts);
     const settled: Promise<void>[] = [];
     const recoveries: Promise<unknown>[] = [];
     for (const planned of plan) {
@@ -105,16 +132,26 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         const f = await injectWithRetries(() => injectFault(cluster, planned, random, timing, faultState));
         const at = f.at;
         // A fault that took the leader has recovered only under a newly elected one.
-        const tookLeader = f.kind === 'leader-kill' || (f.kind === 'coordinator-restart' && before?.leader === f.target);
+        const leaderHost = cluster.processes().find((p) => p.id === before?.leader)?.host;
+        const tookLeader =
+          f.kind === 'leader-kill' ||
+          (f.kind === 'coordinator-restart' && before?.leader === f.target) ||
+          ((f.kind === 'host-kill' || f.kind === 'network-partition') && leaderHost === f.target);
         const record: FaultRecord = { kind: f.kind, target: f.target, detail: f.detail, atMs: at - startedAt, recoveryMs: null };
         faults.push(record);
         settled.push(f.settled.catch((err: unknown) => void (record.error = `second half failed: ${(err as Error).message}`)));
-        recoveries.push(
-          monitor.recovery(at, tookLeader ? (before?.term ?? 0) : undefined).then((ms) => {
-            record.recoveryMs = ms;
-            progress(`  ${f.kind} ${f.target}: recovered in ${(ms / 1000).toFixed(1)} s`);
-          }),
-        );
+        const recovered = monitor.recovery(at, tookLeader ? (before?.term ?? 0) : undefined).then((ms) => {
+          record.recoveryMs = ms;
+          progress(`  ${f.kind} ${f.target}: recovered in ${(ms / 1000).toFixed(1)} s`);
+        });
+        recoveries.push(recovered);
+        // A host fault shakes every raft group of the NATS cluster (a healed node comes back with a
+        // higher term and forces elections; a restarted one catches up): the next host or node fault
+        // waits until this one has recovered (60 s at most), else two overlap into a lost quorum.
+        if (HOST_FAULTS.has(f.kind)) {
+          const previous = faultState.natsHealed;
+          faultState.natsHealed = Promise.all([previous, Promise.race([recovered, sleep(60_000)])]).then(() => undefined);
+        }
         progress(`${((at - startedAt) / 1000).toFixed(1).padStart(6)} s  ${f.detail}`);
       } catch (err) {
         const atMs = Date.now() - startedAt;
@@ -148,7 +185,16 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       }
       await sleep(2_000);
     }
+    // A watermark marker ahead of the time its message was stored came from a clock running ahead: it
+    // would make events of the next seconds late. The oracle replays markers, so it cannot see this.
+    const futureMarkers = (await monitor.logSnapshot()).filter((m) => {
+      const entry = readInputEntry(CHAOS_JOB.name, m);
+      return entry?.kind === 'marker' && entry.watermark > m.timestamp;
+    }).length;
     await monitor.stop();
+    const logOf = (id: string) => (existsSync(cluster.logFile(id)) ? readFileSync(cluster.logFile(id), 'utf8') : '');
+    const acts = cluster.coordinatorIds().flatMap((id) => leaderActs(id, logOf(id)));
+    const fenced = Object.fromEntries(cluster.workerIds().map((id) => [id, fencedStops(logOf(id))]));
     return {
       scenario: scenario.name,
       description: scenario.description,
@@ -166,13 +212,22 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       samples: monitor.samples,
       unansweredSamples: monitor.errors,
       dataDir: o.dataDir,
+      leaderTerms: termConflicts(acts),
+      epochRegressions: monitor.epochRegressions,
+      futureMarkers,
+      fenced,
+      ...(hosts ? { hosts: cluster.processes().map((p) => ({ id: p.id, host: p.host ?? '-' })) } : {}),
     };
   } finally {
     await monitor?.stop();
     await nc.close().catch(() => {});
     await cluster.down();
+    hosts?.destroy();
+    keepHostsOnExit();
   }
 }
+
+const HOST_FAULTS = new Set<string>(['host-kill', 'network-partition', 'slow-network']);
 
 /** A fault that cannot be injected right now (no leader at this instant, a control-plane read timed
  *  out while a NATS node is down) is tried again a few times before it is reported as not injected. */

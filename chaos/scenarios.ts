@@ -19,10 +19,21 @@ export type FaultKind =
   /** The newest worker leaves gracefully; its partitions move to the others. */
   | 'worker-remove'
   /** kill -9 of one node of the 3-node NATS cluster; restarted a few seconds later. */
-  | 'nats-node-kill';
+  | 'nats-node-kill'
+  /** Multi-host: kill -9 of every process of one host at once, its NATS node included; the host
+   *  comes back a few seconds later. */
+  | 'host-kill'
+  /** Multi-host: one host cut off the network (iptables drops everything on its link), then healed. */
+  | 'network-partition'
+  /** Multi-host: one host's link made narrow (tc tbf, queueing delay) and lossy (random drops), then
+   *  restored. */
+  | 'slow-network';
 
 export const SCENARIO_NAMES = ['worker-kill', 'leader-kill', 'worker-pause', 'rolling-restart', 'scale-storm', 'nats-node-kill', 'mixed'] as const;
-export type ScenarioName = (typeof SCENARIO_NAMES)[number];
+/** Scenarios on a multi-host cluster of network namespaces (root only, cluster/virtual-hosts.ts). */
+export const HOST_SCENARIO_NAMES = ['host-kill', 'network-partition', 'slow-network', 'clock-skew', 'hosts-mixed'] as const;
+export type HostScenarioName = (typeof HOST_SCENARIO_NAMES)[number];
+export type ScenarioName = (typeof SCENARIO_NAMES)[number] | HostScenarioName;
 
 export interface Scenario {
   name: ScenarioName;
@@ -32,6 +43,10 @@ export interface Scenario {
   /** Mean time between faults, ms; --duration / spacing gives the number of faults. */
   spacingMs: number;
   minFaults: number;
+  /** Set: the cluster runs on this many virtual hosts, one NATS node each (natsNodes is then 3). */
+  hosts?: 3;
+  /** Clock offsets, s, of processes by id: they run under libfaketime for the whole run. */
+  skewS?: Readonly<Record<string, number>>;
 }
 
 export const SCENARIOS: Record<ScenarioName, Scenario> = {
@@ -48,10 +63,54 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
   'scale-storm': { name: 'scale-storm', description: 'workers added and removed (gracefully) in quick succession', natsNodes: 1, spacingMs: 1_500, minFaults: 4 },
   'nats-node-kill': { name: 'nats-node-kill', description: 'kill -9 of one node of a 3-node NATS cluster (3 replicas), restarted a few seconds later', natsNodes: 3, spacingMs: 8_000, minFaults: 1 },
   mixed: { name: 'mixed', description: 'all of the above at random (seeded), on a 3-node NATS cluster', natsNodes: 3, spacingMs: 5_000, minFaults: 3 },
+  'host-kill': {
+    name: 'host-kill',
+    description: '3 hosts: kill -9 of every process of one host at once (its NATS node, coordinator and workers); the host comes back 4 s later',
+    natsNodes: 3,
+    hosts: 3,
+    spacingMs: 12_000,
+    minFaults: 1,
+  },
+  'network-partition': {
+    name: 'network-partition',
+    description: '3 hosts: one host cut off the network with iptables for 6 s, then healed; no two leaders act in one term, the cut-off workers are fenced',
+    natsNodes: 3,
+    hosts: 3,
+    spacingMs: 14_000,
+    minFaults: 1,
+  },
+  'slow-network': {
+    name: 'slow-network',
+    description: "3 hosts: one host's link narrowed to 2 Mbit/s with up to 200 ms of queueing (tc tbf) and 3% packet loss each way (iptables statistic) for 8 s",
+    natsNodes: 3,
+    hosts: 3,
+    spacingMs: 12_000,
+    minFaults: 1,
+  },
+  'clock-skew': {
+    name: 'clock-skew',
+    description: '3 hosts: coordinator c2 and worker w2 run 30 s ahead, worker w3 30 s behind (libfaketime), all along; the leader and workers are killed so that the skewed ones lead and own partitions',
+    natsNodes: 3,
+    hosts: 3,
+    skewS: { c2: 30, w2: 30, w3: -30 },
+    spacingMs: 5_000,
+    minFaults: 2,
+  },
+  'hosts-mixed': {
+    name: 'hosts-mixed',
+    description:
+      '3 hosts, every fault mixed: a partition, a host loss and a slow link first, then at random (seeded) those, process kills and pauses, NATS node loss; c2 and w2 30 s ahead, w3 30 s behind all along',
+    natsNodes: 3,
+    hosts: 3,
+    skewS: { c2: 30, w2: 30, w3: -30 },
+    // Faults that take a NATS node wait for the last one to heal (about 10 s): wider than mixed.
+    spacingMs: 12_000,
+    minFaults: 3,
+  },
 };
 
 export function isScenarioName(name: string): name is ScenarioName {
-  return (SCENARIO_NAMES as readonly string[]).includes(name);
+  return (SCENARIO_NAMES as readonly string[]).includes(name) || (HOST_SCENARIO_NAMES as readonly string[]).includes(name);
 }
 
 export interface PlannedFault {
@@ -63,6 +122,11 @@ export interface PlannedFault {
 }
 
 const MIXED_KINDS: readonly FaultKind[] = ['worker-kill', 'leader-kill', 'worker-pause', 'worker-restart', 'coordinator-restart', 'worker-add', 'nats-node-kill'];
+/** hosts-mixed begins with each network fault once, in this order, so that even a short run has
+ *  them all; then it draws from HOSTS_MIXED_KINDS. */
+const HOSTS_TOUR: readonly FaultKind[] = ['network-partition', 'host-kill', 'slow-network'];
+/** hosts-mixed: the network faults weigh twice. */
+const HOSTS_MIXED_KINDS: readonly FaultKind[] = ['host-kill', 'host-kill', 'network-partition', 'network-partition', 'slow-network', 'slow-network', 'worker-kill', 'leader-kill', 'worker-pause', 'nats-node-kill'];
 
 /**
  * The faults of a run of `durationMs`: evenly spaced with a seeded jitter of up to a third of the
@@ -86,6 +150,14 @@ export function planFaults(scenario: Scenario, durationMs: number, random: Rando
         // Mostly alternating, sometimes two in a row, never fewer workers than at the start minus one.
         kind = added <= -1 || (added < 2 && random() < 0.6) ? 'worker-add' : 'worker-remove';
         added += kind === 'worker-add' ? 1 : -1;
+        break;
+      case 'clock-skew':
+        // The leader first, so that the skewed standby (c2) leads; then workers, whose partitions
+        // move to and from the skewed one.
+        kind = i % 2 === 0 ? 'leader-kill' : 'worker-kill';
+        break;
+      case 'hosts-mixed':
+        kind = HOSTS_TOUR[i] ?? HOSTS_MIXED_KINDS[Math.floor(random() * HOSTS_MIXED_KINDS.length)]!;
         break;
       case 'mixed':
         kind = MIXED_KINDS[Math.floor(random() * MIXED_KINDS.length)]!;

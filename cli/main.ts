@@ -132,13 +132,23 @@ async function main(args: string[]): Promise<number> {
           job: { type: 'string', default: 'station-sentiment' },
           rate: { type: 'string', default: '200' },
           tls: { type: 'boolean', default: false },
+          hosts: { type: 'string' },
+          autoscale: { type: 'string' },
           help: { type: 'boolean', short: 'h' },
         },
         strict: true,
       });
       if (values.help) return help(UP_HELP);
       return upCommand(
-        { workers: wholeNumber(values.workers, '--workers'), coordinators: wholeNumber(values.coordinators, '--coordinators'), job: values.job, rate: wholeNumber(values.rate, '--rate'), tls: values.tls },
+        {
+          workers: wholeNumber(values.workers, '--workers'),
+          coordinators: wholeNumber(values.coordinators, '--coordinators'),
+          job: values.job,
+          rate: wholeNumber(values.rate, '--rate'),
+          tls: values.tls,
+          ...(values.hosts !== undefined ? { hosts: wholeNumber(values.hosts, '--hosts') } : {}),
+          ...(values.autoscale !== undefined ? { autoscale: values.autoscale } : {}),
+        },
         config,
         log,
       );

@@ -46,6 +46,9 @@ export interface PartitionLease {
 export interface Checkpoint {
   seq: number;
   snapshot: Uint8Array | null;
+  /** When the server stored the checkpoint entry read (its clock, epoch ms): a lower bound of the
+   *  server's time now, for a worker that must not trust its own clock (task/idle-detector.ts). */
+  storedAt?: number;
 }
 
 const CAS_FAILED = 10071;
@@ -74,7 +77,8 @@ export class KvCheckpointStore {
       try {
         const revision = previous && current ? await this.kv.update(key, JSON.stringify(entry), current.revision) : await this.kv.create(key, JSON.stringify(entry));
         const lease: PartitionLease = { id, owner, epoch: entry.epoch, revision, entry, slotChunks: [0, 0], collected: false };
-        return { lease, checkpoint: { seq: entry.seq, snapshot: await this.loadSnapshot(id, entry) } };
+        const storedAt = current?.created.getTime();
+        return { lease, checkpoint: { seq: entry.seq, snapshot: await this.loadSnapshot(id, entry), ...(storedAt !== undefined ? { storedAt } : {}) } };
       } catch (err) {
         if (!isCasFailure(err) || attempt >= 5) throw err;
       }
@@ -92,7 +96,7 @@ export class KvCheckpointStore {
     const now = await this.verify(lease);
     lease.entry = now.entry;
     lease.revision = now.revision;
-    return { seq: lease.entry.seq, snapshot: await this.loadSnapshot(lease.id, lease.entry) };
+    return { seq: lease.entry.seq, snapshot: await this.loadSnapshot(lease.id, lease.entry), storedAt: now.storedAt };
   }
 
   /** Stores a checkpoint covering the stream up to `seq` (a snapshot, or none for a router's
@@ -133,7 +137,7 @@ export class KvCheckpointStore {
   /** Throws PARTITION_FENCED if someone claimed the partition (or it was released) since this owner
    *  claimed it. The entry's epoch and owner tell, not its revision: a checkpoint of this owner still
    *  in flight moves the revision before the lease learns it, and must not look like a takeover. */
-  async verify(lease: PartitionLease): Promise<{ entry: CheckpointEntry; revision: number }> {
+  async verify(lease: PartitionLease): Promise<{ entry: CheckpointEntry; revision: number; storedAt: number }> {
     const now = await this.inspect(lease.id);
     if (now && now.entry.epoch === lease.epoch && now.entry.owner === lease.owner) return now;
     throw new ShardflowError(
@@ -143,9 +147,9 @@ export class KvCheckpointStore {
   }
 
   /** The entry as stored now (for status, the chaos monitor and tests). */
-  async inspect(id: CheckpointedId): Promise<{ entry: CheckpointEntry; revision: number } | null> {
+  async inspect(id: CheckpointedId): Promise<{ entry: CheckpointEntry; revision: number; storedAt: number } | null> {
     const current = await this.kv.get(checkpointKey(id));
-    return current && current.operation === 'PUT' ? { entry: current.json() as CheckpointEntry, revision: current.revision } : null;
+    return current && current.operation === 'PUT' ? { entry: current.json() as CheckpointEntry, revision: current.revision, storedAt: current.created.getTime() } : null;
   }
 
   /** Every chunk key stored for a partition, whatever its epoch (for tests and diagnostics). */

@@ -23,7 +23,8 @@ import type { Logger } from '../common/logger.ts';
 import { seededRandom } from '../common/random.ts';
 import { HISTORY_MS, JETSTREAM_READY_TIMEOUT_MS, PROCESS_START_TIMEOUT_MS, PROCESS_STOP_GRACE_MS, RESTART_AFTER_MS } from '../common/timing.ts';
 import type { Job } from '../jobs/define-job.ts';
-import { NatsServerProcess, findNatsServerBinary, natsClusterNodes } from './nats-server.ts';
+import { NatsServerProcess, findNatsServerBinary, natsClusterNodes, natsHostNodes } from './nats-server.ts';
+import type { Placement, RunOn } from './placement.ts';
 import { JobProducer, produceHistory, produceLive } from './producer.ts';
 import { ensureJobTopology, openBucket } from '../nats/topology.ts';
 import { accessEnvironment, connectNats, type NatsAccess } from '../nats/connect.ts';
@@ -53,6 +54,9 @@ export interface LocalClusterOptions {
   natsMaxStoreBytes?: number;
   /** Mutual TLS between every process and NATS, with a local CA made for the cluster (cluster/local-tls.ts). */
   tls?: boolean;
+  /** A multi-host cluster (cluster/placement.ts): one clustered NATS node per host (natsNodes and
+   *  natsPort unused), every process started on its host and talking over the hosts' addresses. */
+  placement?: Placement;
   /** Start the web console (`shardflow console`) on this port (of SHARDFLOW_CONSOLE_HOST); none if undefined. */
   consolePort?: number;
 }
@@ -94,6 +98,8 @@ class Child {
     private readonly env: Record<string, string>,
     private readonly logFile: string,
     private readonly onLogError: (err: Error) => void,
+    /** The host it runs on in a multi-host cluster. */
+    readonly runOn?: RunOn,
   ) {}
 
   get pid(): number | undefined {
@@ -104,7 +110,8 @@ class Child {
   async start(ready: () => Promise<boolean>): Promise<void> {
     if (!this.out || this.out.destroyed) this.out = openProcessLog(this.logFile, this.onLogError);
     const out = this.out;
-    const child = spawn(process.execPath, [BIN, this.role, '--id', this.id, ...this.args], { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const [program, ...prefix] = [...(this.runOn?.command ?? []), process.execPath];
+    const child = spawn(program!, [...prefix, BIN, this.role, '--id', this.id, ...this.args], { env: { ...this.env, ...this.runOn?.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     this.deliberate = false;
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
@@ -169,7 +176,7 @@ class Child {
   }
 }
 
-export type ProcessInfo = { role: string; id: string; pid: number | undefined };
+export type ProcessInfo = { role: string; id: string; pid: number | undefined; host?: string };
 
 /** Version of what a data folder's NATS store holds (input subjects, checkpoint snapshots, ...), in
  *  `<data dir>/FORMAT`. Raise it when a release can no longer read what the previous one wrote; a store
@@ -189,6 +196,8 @@ export class LocalCluster {
   private kv: KV | undefined;
   private stopping = false;
   private readonly restarts = new Set<Promise<void>>();
+  /** Hosts killed as a whole (host-kill): their processes are not restarted until the host is. */
+  private readonly downHosts = new Set<string>();
   /** Where a log that fails to be written is reported (the launcher's own log). */
   private readonly logFailed = (err: Error) => this.options.log.warn({ err: err.message }, 'a process log could not be written');
   produced = 0;
@@ -208,6 +217,7 @@ export class LocalCluster {
   }
 
   private get replicas(): number {
+    if (this.options.placement) return Math.min(3, this.options.placement.natsNodes.length);
     return this.options.natsNodes === 3 ? 3 : 1;
   }
 
@@ -226,14 +236,15 @@ export class LocalCluster {
   }
 
   processes(): ProcessInfo[] {
+    const hostOfNode = (i: number) => this.options.placement?.natsNodes[i]?.host;
     return [
-      ...this.natsServers.map((s) => ({ role: 'nats-server', id: s.options.name ?? 'nats', pid: s.pid })),
-      ...[...this.coordinators, ...this.workers, ...(this.consoleChild ? [this.consoleChild] : [])].map((c) => ({ role: c.role, id: c.id, pid: c.pid })),
+      ...this.natsServers.map((s, i) => ({ role: 'nats-server', id: s.options.name ?? 'nats', pid: s.pid, ...(hostOfNode(i) ? { host: hostOfNode(i) } : {}) })),
+      ...[...this.coordinators, ...this.workers, ...(this.consoleChild ? [this.consoleChild] : [])].map((c) => ({ role: c.role, id: c.id, pid: c.pid, ...(c.runOn ? { host: c.runOn.host } : {}) })),
     ];
   }
 
   static async up(options: LocalClusterOptions): Promise<LocalCluster> {
-    if (options.natsNodes !== 3 && (await portTaken(options.natsPort))) {
+    if (options.natsNodes !== 3 && !options.placement && (await portTaken(options.natsPort))) {
       throw new ShardflowError(
         'CONFIG_INVALID',
         `port ${options.natsPort} is already in use: another \`shardflow up\` may be running (stop it with Ctrl-C), or choose another port with SHARDFLOW_NATS_URL=nats://127.0.0.1:<port>`,
@@ -268,7 +279,8 @@ export class LocalCluster {
     const nc = this.nc;
     await whenJetStreamReady("create the job's streams and buckets", async () => ensureJobTopology(nc, await jetstreamManager(nc), job.name, { replicas: this.replicas }));
     for (let i = 1; i <= this.options.coordinators; i++) {
-      this.coordinators.push(this.supervised(new Child('coordinator', `c${i}`, [], this.childEnv('coordinator', `c${i}`), this.logFile(`c${i}`), this.logFailed)));
+      const runOn = this.options.placement?.coordinator(i);
+      this.coordinators.push(this.supervised(new Child('coordinator', `c${i}`, [], this.childEnv('coordinator', `c${i}`, runOn), this.logFile(`c${i}`), this.logFailed, runOn)));
     }
     for (let i = 1; i <= this.options.workers; i++) this.workers.push(this.newWorker(i));
     this.kv = await whenJetStreamReady('create the coordination bucket', () => openBucket(nc, COORDINATION_BUCKET, this.replicas));
@@ -308,7 +320,8 @@ export class LocalCluster {
     return child.start(async () => {
       // A read may fail while a NATS node is down: not joined yet, ask again.
       const e = await this.kv!.get(key).catch(() => null);
-      return e?.operation === 'PUT' && (e.json() as { at: number }).at >= since;
+      // Judged by the server's stamp, not the process's own `at`: a process may run with a skewed clock.
+      return e?.operation === 'PUT' && e.created.getTime() >= since;
     });
   }
 
@@ -321,7 +334,8 @@ export class LocalCluster {
       access: authorizationBlock(this.credentials.users(), [this.options.job.name]),
       ...(this.tls ? { tls: { certFile: this.tls.serverCert, keyFile: this.tls.serverKey, caFile: this.tls.ca, verify: true } } : {}),
     };
-    if (this.options.natsNodes === 3) this.natsServers.push(...(await natsClusterNodes(dir, 3, undefined, limits)));
+    if (this.options.placement) this.natsServers.push(...natsHostNodes(dir, this.options.placement.natsNodes, limits));
+    else if (this.options.natsNodes === 3) this.natsServers.push(...(await natsClusterNodes(dir, 3, undefined, limits)));
     else this.natsServers.push(new NatsServerProcess({ dir, port: this.options.natsPort, ...limits }, findNatsServerBinary()));
     await Promise.all(this.natsServers.map((s) => s.start()));
   }
@@ -339,9 +353,13 @@ export class LocalCluster {
 
   /** The settings of a child: the launcher's, with the credential of the child's own role instead of
    *  any the launcher was given. */
-  private childEnv(role: 'coordinator' | 'worker' | 'admin', id: string): Record<string, string> {
+  private childEnv(role: 'coordinator' | 'worker' | 'admin', id: string, runOn?: RunOn): Record<string, string> {
     const inherited = Object.entries(this.options.env).filter(([k]) => !k.startsWith('SHARDFLOW_NATS_') || k === 'SHARDFLOW_NATS_MAX_STORE');
-    const env: Record<string, string> = { ...Object.fromEntries(inherited), ...accessEnvironment(this.access(role, id)), SHARDFLOW_METRICS_PORT: '0' };
+    const access = this.access(role, id);
+    // On a host, its own NATS node first: the others are reached across the network.
+    const own = runOn ? this.natsServers.find((s) => s.host === runOn.address)?.url : undefined;
+    const servers = own ? [own, ...access.servers.split(',').filter((u) => u !== own)].join(',') : access.servers;
+    const env: Record<string, string> = { ...Object.fromEntries(inherited), ...accessEnvironment({ ...access, servers }), SHARDFLOW_METRICS_PORT: '0' };
     // Children create the same streams and buckets; their replicas must match or JetStream refuses.
     if (this.replicas > 1) env.SHARDFLOW_REPLICAS = String(this.replicas);
     return env;
@@ -349,7 +367,8 @@ export class LocalCluster {
 
   private newWorker(index: number): Child {
     const id = localWorkerId(index);
-    return this.supervised(new Child('worker', id, ['--job', this.options.jobSpec], this.childEnv('worker', id), this.logFile(id), this.logFailed));
+    const runOn = this.options.placement?.worker(index);
+    return this.supervised(new Child('worker', id, ['--job', this.options.jobSpec], this.childEnv('worker', id, runOn), this.logFile(id), this.logFailed, runOn));
   }
 
   /** The current log file of a coordinator or worker (appended to across its restarts; rotated to
@@ -415,6 +434,41 @@ export class LocalCluster {
     const server = this.natsServers.find((s) => s.options.name === name);
     if (!server) throw new ShardflowError('CONFIG_INVALID', `no NATS node ${name}; nodes: ${this.natsNodeNames().join(', ')}`);
     return server;
+  }
+
+  /** Hosts of a multi-host cluster (h1, h2, ...). */
+  hostNames(): string[] {
+    return [...new Set((this.options.placement?.natsNodes ?? []).map((n) => n.host))];
+  }
+
+  /** Processes (coordinators, workers, the NATS node) on one host. */
+  processesOn(host: string): ProcessInfo[] {
+    return this.processes().filter((p) => p.host === host);
+  }
+
+  /**
+   * kill -9 of every process of one host at the same instant, its NATS node included: a host that
+   * lost power. Nothing of it is restarted until restartHost.
+   */
+  async killHost(host: string): Promise<ProcessInfo[]> {
+    if (!this.hostNames().includes(host)) throw new ShardflowError('CONFIG_INVALID', `no host ${host}; hosts: ${this.hostNames().join(', ') || 'none (not a multi-host cluster)'}`);
+    const killed = this.processesOn(host).filter((p) => p.pid !== undefined);
+    this.downHosts.add(host);
+    const nodes = this.natsServers.filter((s) => s.host === this.options.placement!.natsNodes.find((n) => n.host === host)!.address);
+    const children = [...this.coordinators, ...this.workers].filter((c) => c.runOn?.host === host);
+    await Promise.all([...nodes.map((s) => s.kill()), ...children.map((c) => c.kill())]);
+    this.options.log.warn({ host, killed }, 'every process of the host killed with SIGKILL');
+    return killed;
+  }
+
+  /** Starts a killed host again: its NATS node (it catches up with the cluster), then, as a
+   *  supervisor would, its processes (tried again with a backoff while the node is not ready yet). */
+  async restartHost(host: string): Promise<ProcessInfo[]> {
+    const address = this.options.placement?.natsNodes.find((n) => n.host === host)?.address;
+    await Promise.all(this.natsServers.filter((s) => s.host === address).map((s) => s.start()));
+    this.downHosts.delete(host);
+    for (const c of [...this.coordinators, ...this.workers]) if (c.runOn?.host === host && !c.running) this.restartLater(c);
+    return this.processesOn(host);
   }
 
   /** Workers running now (not killed and not yet restarted). */
@@ -499,6 +553,8 @@ export class LocalCluster {
         await new Promise((r) => setTimeout(r, RESTART_AFTER_MS * Math.min(8, 2 ** attempt)));
         const stillMember = [...this.workers, ...this.coordinators, this.consoleChild].includes(victim);
         if (this.stopping || !stillMember || victim.running) return;
+        // Its host is down: restartHost starts it with the host.
+        if (victim.runOn && this.downHosts.has(victim.runOn.host)) return;
         try {
           await this.startChild(victim);
           return;

@@ -25,7 +25,13 @@ export interface NatsServerOptions {
   /** Ceiling of the JetStream memory store, bytes (max_memory_store). Unset: nats-server's default, up
    *  to 75% of the machine's memory. */
   maxMemoryStoreBytes?: number;
-  cluster?: { name: string; port: number; routes: number[] };
+  cluster?: { name: string; port: number; routes: number[]; routeHosts?: string[] };
+  /** Address to listen on (clients and cluster routes); default 127.0.0.1. A virtual host's address
+   *  in a multi-host cluster (cluster/virtual-hosts.ts); `routeHosts` then gives each route's host. */
+  host?: string;
+  /** A command prefix the server runs under, e.g. `ip netns exec <host>` (it must exec the server,
+   *  so that the pid spawned is the server's and kill -9 hits it). */
+  command?: readonly string[];
   /** An `authorization { ... }` block (nats/roles.ts), or any other configuration text that decides
    *  who gets in (`operator` and `resolver` settings, for instance). Unset: anyone who can connect. */
   access?: string;
@@ -70,8 +76,12 @@ export class NatsServerProcess {
     return this.options.port;
   }
 
+  get host(): string {
+    return this.options.host ?? '127.0.0.1';
+  }
+
   get url(): string {
-    return `nats://127.0.0.1:${this.options.port}`;
+    return `nats://${this.host}:${this.options.port}`;
   }
 
   get pid(): number | undefined {
@@ -88,7 +98,7 @@ export class NatsServerProcess {
       maxMemoryStoreBytes !== undefined ? `max_memory_store: ${storeLimit(maxMemoryStoreBytes, 'maxMemoryStoreBytes')}` : '',
     ];
     const lines = [
-      `listen: "127.0.0.1:${port}"`,
+      `listen: "${this.host}:${port}"`,
       name ? `server_name: "${name}"` : '',
       `max_payload: ${maxPayload ?? 1024 * 1024}`,
       `jetstream { ${jetstreamSettings.filter(Boolean).join(', ')} }`,
@@ -97,18 +107,19 @@ export class NatsServerProcess {
         : '',
       access ?? '',
       cluster
-        ? `cluster { name: "${cluster.name}", listen: "127.0.0.1:${cluster.port}", routes: [${cluster.routes.map((p) => `"nats://127.0.0.1:${p}"`).join(', ')}] }`
+        ? `cluster { name: "${cluster.name}", listen: "${this.host}:${cluster.port}", routes: [${cluster.routes.map((p, i) => `"nats://${cluster.routeHosts?.[i] ?? '127.0.0.1'}:${p}"`).join(', ')}] }`
         : '',
     ];
     const configFile = join(dir, 'nats-server.conf');
     // Passwords may be in it: readable by this user only.
     writeFileSync(configFile, lines.filter(Boolean).join('\n') + '\n', { mode: 0o600 });
     chmodSync(configFile, 0o600);
-    const child = spawn(this.binary, ['-c', configFile, '-l', join(dir, 'nats-server.log')], { stdio: 'ignore' });
+    const [program, ...prefix] = [...(this.options.command ?? []), this.binary];
+    const child = spawn(program!, [...prefix, '-c', configFile, '-l', join(dir, 'nats-server.log')], { stdio: 'ignore' });
     this.child = child;
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
     const deadline = Date.now() + NATS_START_TIMEOUT_MS;
-    while (!(await acceptsConnections(port))) {
+    while (!(await acceptsConnections(port, this.host))) {
       if (child.exitCode !== null) throw new ShardflowError('NATS_SERVER_FAILED', `nats-server exited at start with code ${child.exitCode}; see ${join(dir, 'nats-server.log')} (port ${port} taken?)`);
       if (Date.now() > deadline) {
         // Nobody will stop a server whose start failed: stop it here rather than leave it running.
@@ -186,9 +197,9 @@ function storeLimit(bytes: number, option: string): string {
   return String(bytes);
 }
 
-function acceptsConnections(port: number): Promise<boolean> {
+function acceptsConnections(port: number, host: string): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = tcpConnect({ host: '127.0.0.1', port });
+    const socket = tcpConnect({ host, port });
     socket.once('connect', () => {
       socket.destroy();
       resolve(true);
@@ -199,4 +210,30 @@ function acceptsConnections(port: number): Promise<boolean> {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Client and route ports of a node on a host of its own: each host has its own network namespace,
+ *  so every node can use the standard ports. */
+export const HOST_CLIENT_PORT = 4222;
+export const HOST_ROUTE_PORT = 6222;
+
+/** The nodes of a JetStream cluster with one node per host (subfolders `n1`.. of `dir`, named like
+ *  them), each listening on its host's address and started through its host's command prefix. */
+export function natsHostNodes(dir: string, hosts: readonly { address: string; command: readonly string[] }[], settings: NodeSettings = {}): NatsServerProcess[] {
+  const binary = findNatsServerBinary();
+  return hosts.map((h, i) => {
+    const others = hosts.filter((_, j) => j !== i);
+    return new NatsServerProcess(
+      {
+        dir: join(dir, `n${i + 1}`),
+        port: HOST_CLIENT_PORT,
+        name: `n${i + 1}`,
+        host: h.address,
+        command: h.command,
+        ...settings,
+        cluster: { name: 'shardflow', port: HOST_ROUTE_PORT, routes: others.map(() => HOST_ROUTE_PORT), routeHosts: others.map((o) => o.address) },
+      },
+      binary,
+    );
+  });
 }

@@ -80,6 +80,8 @@ export class Worker {
   private readonly stats = new Map<string, PartitionStats>();
   private full = false;
   private closing = false;
+  /** CPU time and wall time at the previous heartbeat, for the share of a core used since. */
+  private cpuMark = { usage: process.cpuUsage(), at: performance.now() };
   private readonly feedLimits: FeedLimits;
   /** Writer schemas of the Avro jobs this worker runs, read from the registry as events name them. */
   private readonly schemas: WriterSchemaCache;
@@ -180,6 +182,7 @@ export class Worker {
       metricsPort: this.options.metricsPort,
       full: this.full,
       heapUsedBytes: process.memoryUsage().heapUsed,
+      cpu: this.cpuShare(),
       host: hostname(),
       pid: process.pid,
       rssBytes: process.memoryUsage.rss(),
@@ -187,6 +190,15 @@ export class Worker {
       ...(this.sourceRunners.size > 0 ? { sources: Object.fromEntries([...this.sourceRunners].map(([name, r]) => [name, r.stats()])) } : {}),
     };
     await this.coordination.put(workerKey(this.id), JSON.stringify(hb)).catch(() => {});
+  }
+
+  private cpuShare(): number {
+    const usage = process.cpuUsage();
+    const at = performance.now();
+    const used = (usage.user - this.cpuMark.usage.user + usage.system - this.cpuMark.usage.system) / 1000;
+    const share = at > this.cpuMark.at ? used / (at - this.cpuMark.at) : 0;
+    this.cpuMark = { usage, at };
+    return Math.round(share * 1000) / 1000;
   }
 
   private get heapLimit(): number {

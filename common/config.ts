@@ -52,6 +52,25 @@ export const configSchema = z.strictObject({
   HEARTBEAT_MS: z.coerce.number().int().min(20).default(250).describe('ms between heartbeats of workers and coordinators'),
   WORKER_TIMEOUT_MS: z.coerce.number().int().min(100).default(1_000).describe('ms without a heartbeat after which the leader declares a worker dead'),
   LEADER_LEASE_MS: z.coerce.number().int().min(200).default(1_500).describe('ms the leader record stays valid without renewal; then the standby takes over'),
+  AUTOSCALE: z
+    .string()
+    .transform((text, ctx) => {
+      const range = parseWorkerRange(text);
+      if (typeof range === 'string') {
+        ctx.addIssue({ code: 'custom', message: range });
+        return z.NEVER;
+      }
+      return range;
+    })
+    .optional()
+    .describe('MIN..MAX: the leader decides how many workers should run, from their lag and CPU (a launcher such as `shardflow up --autoscale` carries it out)'),
+  AUTOSCALE_UP_LAG: z.coerce.number().int().min(1).default(2_000).describe('autoscale: messages of lag per worker above which a worker is added'),
+  AUTOSCALE_UP_CPU: z.coerce.number().min(0.05).max(1).default(0.8).describe('autoscale: mean share of a core per worker above which a worker is added'),
+  AUTOSCALE_DOWN_LAG: z.coerce.number().int().min(0).default(200).describe('autoscale: total lag below which (with the CPU below AUTOSCALE_DOWN_CPU) a worker is removed'),
+  AUTOSCALE_DOWN_CPU: z.coerce.number().min(0).max(1).default(0.3).describe('autoscale: mean share of a core per worker below which a worker may be removed'),
+  AUTOSCALE_UP_FOR_MS: z.coerce.number().int().min(0).default(5_000).describe('autoscale: ms the pressure must last before a worker is added'),
+  AUTOSCALE_DOWN_FOR_MS: z.coerce.number().int().min(0).default(30_000).describe('autoscale: ms the calm must last before a worker is removed'),
+  AUTOSCALE_COOLDOWN_MS: z.coerce.number().int().min(0).default(10_000).describe('autoscale: ms after a change before the next'),
   POSTGRES_URL: z.string().min(1).default('postgres://postgres@127.0.0.1:5432/postgres').describe('PostgreSQL of the jobs whose postgres sink names no url (openfood-*, crypto-prices)'),
   REGISTRY_HOST: z.string().min(1).default('127.0.0.1').describe('address the schema registry REST API (`shardflow schema serve`) listens on; 127.0.0.1 keeps it to this machine'),
   REGISTRY_PORT: z.coerce.number().int().min(0).max(65535).default(8081).describe("port of the schema registry REST API (8081, Confluent's; 0: a free port, printed at start)"),
@@ -98,6 +117,14 @@ export const configSchema = z.strictObject({
     if (file !== undefined && !readable(file)) problem(k, `${JSON.stringify(file)} is not a readable file`);
   }
 });
+
+/** "2..8" as { min: 2, max: 8 } (1 <= min <= max <= 64), or what is wrong with it. */
+export function parseWorkerRange(text: string): { min: number; max: number } | string {
+  const m = /^\s*(\d+)\s*\.\.\s*(\d+)\s*$/.exec(text);
+  const [min, max] = m ? [Number(m[1]), Number(m[2])] : [NaN, NaN];
+  if (!m || min < 1 || max < min || max > 64) return `"${text}" is not a range of workers; write MIN..MAX with 1 <= MIN <= MAX <= 64, e.g. 2..8`;
+  return { min, max };
+}
 
 function readable(file: string): boolean {
   try {

@@ -30,6 +30,7 @@ export const metrics = {
   leaderTerm: new Gauge({ name: 'shardflow_coordinator_term', help: 'Highest leadership term this coordinator has seen', registers: [registry] }),
   rebalances: new Counter({ name: 'shardflow_rebalances_total', help: 'Assignments published by this coordinator as leader', registers: [registry] }),
   partitionsMoved: new Counter({ name: 'shardflow_partitions_moved_total', help: 'Partitions whose owner changed in published assignments', registers: [registry] }),
+  autoscaleDesired: new Gauge({ name: 'shardflow_autoscale_desired_workers', help: "Workers the leader's autoscaling wants (0: not autoscaling or not the leader)", registers: [registry] }),
   workersAlive: new Gauge({ name: 'shardflow_workers_alive', help: 'Workers this coordinator sees alive', registers: [registry] }),
   heartbeatsMissed: new Counter({ name: 'shardflow_workers_declared_dead_total', help: 'Workers declared dead after missing heartbeats', registers: [registry] }),
   sinkRetries: new Counter({ name: 'shardflow_sink_retries_total', help: 'Sink writes tried again because the sink was unavailable', labelNames: ['job'] as const, registers: [registry] }),

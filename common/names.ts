@@ -226,6 +226,8 @@ export const HEADERS = {
 export const COORDINATION_BUCKET = 'shardflow-coordination';
 export const LEADER_KEY = 'leader';
 export const ASSIGNMENT_KEY = 'assignment';
+/** The leader's autoscaling decision (coordinator/protocol.ts AutoscaleRecord). */
+export const AUTOSCALE_KEY = 'autoscale';
 
 export function workerKey(id: string): string {
   return `workers.${id}`;

@@ -51,6 +51,14 @@ export const ROUTER_RESTART_MS = 1_000;
  *  NATS node would be declared dead before it tried another one. */
 export const NATS_RECONNECT_WAIT_MS = 250;
 
+/** ms between pings of the cluster's NATS clients, and how many may go unanswered before the
+ *  connection counts as dead and the client moves to another server. A server behind a network
+ *  partition drops packets silently: with nats.js's default (2 min, 2 pings) a worker connected across
+ *  the cut would hang for minutes; this way it fails over within about 3-5 s, while a slow link
+ *  (pongs late by a few hundred ms) does not trip it. */
+export const NATS_PING_INTERVAL_MS = 1_500;
+export const NATS_MAX_PINGS_OUT = 2;
+
 // The local cluster (`shardflow up`, `shardflow chaos`) and the nats-servers it starts.
 
 /** How long a nats-server may take to accept connections after it is started: it reads its JetStream

@@ -5,9 +5,9 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Config } from '../common/config.ts';
-import { ASSIGNMENT_KEY, COORDINATION_BUCKET } from '../common/names.ts';
+import { ASSIGNMENT_KEY, AUTOSCALE_KEY, COORDINATION_BUCKET, coordinatorKey, workerKey } from '../common/names.ts';
 import { openBucket } from '../nats/topology.ts';
-import { readLeader, type AssignmentRecord, type CoordinatorHeartbeat, type WorkerHeartbeat } from './protocol.ts';
+import { readLeaderStored, type AssignmentRecord, type AutoscaleRecord, type CoordinatorHeartbeat, type WorkerHeartbeat } from './protocol.ts';
 import { connectNats, type NatsAccess } from '../nats/connect.ts';
 import { listJobs, pausedJobs, type JobRecord } from './job-registry.ts';
 
@@ -36,6 +36,8 @@ export interface ClusterStatus {
   assignment: { term: number; version: number } | null;
   /** Filled by readStatus; left out by statusOver, which pollers call many times a second. */
   storage?: ClusterStorage;
+  /** The leader's last autoscaling decision, when the cluster autoscales. */
+  autoscale?: AutoscaleRecord;
 }
 
 export interface PartitionStatus {
@@ -97,7 +99,10 @@ export async function readStatus(nats: NatsAccess | string, config: Config): Pro
 export async function statusOver(nc: NatsConnection, config: Pick<Config, 'REPLICAS' | 'LEADER_LEASE_MS' | 'WORKER_TIMEOUT_MS'>): Promise<ClusterStatus> {
   const kv = await openBucket(nc, COORDINATION_BUCKET, config.REPLICAS);
   const now = Date.now();
-  const leader = await readLeader(kv);
+  // Ages are judged by the server's stamps (created), not the writers' clocks, which may be skewed.
+  const stored = await readLeaderStored(kv);
+  const leader = stored?.record ?? null;
+  const storedAt = new Map<string, number>();
   // By id: a key listing taken while a stream fails over can name a key twice.
   const coordinatorsById = new Map<string, CoordinatorHeartbeat>();
   const workersById = new Map<string, WorkerHeartbeat>();
@@ -106,14 +111,18 @@ export async function statusOver(nc: NatsConnection, config: Pick<Config, 'REPLI
     if (e?.operation !== 'PUT') continue;
     if (key.startsWith('coordinators.')) coordinatorsById.set(key, e.json() as CoordinatorHeartbeat);
     if (key.startsWith('workers.')) workersById.set(key, e.json() as WorkerHeartbeat);
+    storedAt.set(key, e.created.getTime());
   }
   const coordinators = [...coordinatorsById.values()];
   const workers = [...workersById.values()];
   const assignmentEntry = await kv.get(ASSIGNMENT_KEY);
+  const autoscaleEntry = await kv.get(AUTOSCALE_KEY);
+  const autoscale = autoscaleEntry?.operation === 'PUT' ? (autoscaleEntry.json() as AutoscaleRecord) : undefined;
   const assignment = assignmentEntry?.operation === 'PUT' ? (assignmentEntry.json() as AssignmentRecord) : null;
   const lease = config.LEADER_LEASE_MS;
   const timeout = config.WORKER_TIMEOUT_MS;
-  const leaderAlive = leader !== null && now - leader.renewedAt < lease;
+  const leaderAlive = stored !== null && now - stored.storedAt < lease;
+  const ageOf = (key: string, at: number) => Math.max(0, now - (storedAt.get(key) ?? at));
   const byId = new Map(workers.map((w) => [w.id, w]));
   const [registered, paused] = await Promise.all([listJobs(kv), pausedJobs(kv)]);
   const partition = (job: string, index: number, owner: string | null): PartitionStatus => {
@@ -137,14 +146,14 @@ export async function statusOver(nc: NatsConnection, config: Pick<Config, 'REPLI
   return {
     leader: leader && leaderAlive ? { id: leader.id, term: leader.term, lease_age_ms: Math.max(0, now - leader.renewedAt) } : null,
     coordinators: coordinators
-      .map((c) => ({ id: c.id, role: c.role, alive: now - c.at < lease, metrics_port: c.metricsPort, term: c.term, last_heartbeat_ms: now - c.at }))
+      .map((c) => ({ id: c.id, role: c.role, alive: ageOf(coordinatorKey(c.id), c.at) < lease, metrics_port: c.metricsPort, term: c.term, last_heartbeat_ms: ageOf(coordinatorKey(c.id), c.at) }))
       .sort((a, b) => (a.id < b.id ? -1 : 1)),
     workers: workers
       .map((w) => ({
         id: w.id,
-        alive: now - w.at < timeout,
+        alive: ageOf(workerKey(w.id), w.at) < timeout,
         partitions: w.owned.length,
-        last_heartbeat_ms: now - w.at,
+        last_heartbeat_ms: ageOf(workerKey(w.id), w.at),
         metrics_port: w.metricsPort,
         host: w.host ?? null,
         pid: w.pid ?? null,
@@ -159,11 +168,12 @@ export async function statusOver(nc: NatsConnection, config: Pick<Config, 'REPLI
       .sort(([a], [b]) => (a < b ? -1 : 1))
       .map(([id, owner]) => {
         const [job = id, source = ''] = id.split('/');
-        const reported = owner ? workers.find((w) => w.id === owner && now - w.at < timeout)?.sources?.[id] : undefined;
+        const reported = owner ? workers.find((w) => w.id === owner && ageOf(workerKey(w.id), w.at) < timeout)?.sources?.[id] : undefined;
         return { job, source, owner, position: reported?.position ?? null, records: reported?.records ?? null, last_error: reported?.lastError ?? null };
       }),
     jobs: registered.map((j) => ({ ...j, paused: paused.has(j.name), paused_by: paused.get(j.name)?.by ?? null })),
     assignment: assignment ? { term: assignment.term, version: assignment.version } : null,
+    ...(autoscale ? { autoscale } : {}),
   };
 }
 

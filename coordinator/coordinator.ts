@@ -8,7 +8,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { connectNats, type NatsAccess } from '../nats/connect.ts';
 import type { Logger } from '../common/logger.ts';
 import { metrics } from '../common/metrics.ts';
-import { ASSIGNMENT_KEY, COORDINATION_BUCKET, coordinatorKey, LEADER_KEY, parsePartitionId } from '../common/names.ts';
+import { ASSIGNMENT_KEY, AUTOSCALE_KEY, COORDINATION_BUCKET, coordinatorKey, LEADER_KEY, parsePartitionId } from '../common/names.ts';
 import { pausedJobs } from './job-registry.ts';
 import { openBucket } from '../nats/topology.ts';
 import { assignPartitions, movedPartitions, type JobSpec } from './assignment-strategy.ts';
@@ -16,7 +16,8 @@ import { assignSources, movedSources, type SourceSpecForAssignment } from './sou
 import { storageOver } from './cluster-status.ts';
 import { canAct, electionTick, initialElection, observeLeader, writeOutcome, type ElectionState, type ElectionTiming } from './election.ts';
 import { Membership } from './membership.ts';
-import { parseWorkerHeartbeat, type AssignmentRecord, type CoordinatorHeartbeat, type LeaderRecord, type WorkerHeartbeat } from './protocol.ts';
+import { parseWorkerHeartbeat, type AssignmentRecord, type AutoscaleRecord, type CoordinatorHeartbeat, type LeaderRecord, type WorkerHeartbeat } from './protocol.ts';
+import { autoscaleStep, initialAutoscale, type AutoscaleSettings, type AutoscaleState } from './autoscale-policy.ts';
 import { truncateForLog } from '../common/header-value.ts';
 import { RateLimitedLog } from '../common/rate-limited-log.ts';
 
@@ -33,6 +34,8 @@ export interface CoordinatorOptions {
   /** Port of this process's /metrics, announced in its heartbeat (for `status` and Prometheus). */
   metricsPort: number;
   log: Logger;
+  /** Set: as leader, decide how many workers should run (autoscale-policy.ts) and publish it. */
+  autoscale?: AutoscaleSettings;
 }
 
 /** ms between two readings of the streams' sizes by the leader: sizes move slowly against limits of
@@ -51,6 +54,10 @@ export class Coordinator {
   private busy = false;
   private stopped = false;
   private lastLive = new Set<string>();
+  /** The autoscaling decision of this leadership (undefined: not leading, or not autoscaling), and
+   *  the one last published. */
+  private scaling: AutoscaleState | undefined;
+  private publishedScale = '';
   /** Jobs paused by an admin: their partitions are assigned to nobody. */
   private readonly paused = new Set<string>();
 
@@ -114,8 +121,10 @@ export class Coordinator {
       const id = e.key.slice('workers.'.length);
       if (e.operation === 'PUT') {
         const hb = this.admitHeartbeat(id, e.value);
-        // A record left by a worker that died long ago is not a heartbeat.
-        if (hb && Date.now() - hb.at < this.options.workerTimeoutMs) this.membership.heartbeat(hb, Date.now());
+        // A record left by a worker that died long ago is not a heartbeat; only the watch's initial
+        // values can be one, so the worker's own `at` is consulted for those alone: an update is a
+        // heartbeat arriving now, whatever the worker's clock says (it may be skewed).
+        if (hb && (e.isUpdate || Date.now() - hb.at < this.options.workerTimeoutMs)) this.membership.heartbeat(hb, Date.now());
       } else {
         this.membership.left(id);
       }
@@ -193,7 +202,12 @@ export class Coordinator {
         void this.reportStorage();
       }
     }
-    if (before.role === 'leader' && this.election.role !== 'leader') forgetStorage();
+    if (before.role === 'leader' && this.election.role !== 'leader') {
+      forgetStorage();
+      // The next leader decides from what it finds; this one's decision is not carried over.
+      this.scaling = undefined;
+      metrics.autoscaleDesired.set(0);
+    }
     metrics.isLeader.set(this.election.role === 'leader' ? 1 : 0);
     metrics.leaderTerm.set(this.election.term);
   }
@@ -216,6 +230,7 @@ export class Coordinator {
     }
     this.lastLive = liveIds;
     metrics.workersAlive.set(live.length);
+    await this.decideScale(live, now);
     this.membership.forgetOlderThan(now, 60_000);
     // With no live worker at all there is nobody to hand partitions to: keep the last assignment (its
     // owners resume them when they come back) rather than publish one that owns nothing.
@@ -274,6 +289,39 @@ export class Coordinator {
         this.election = { ...this.election, role: 'follower' };
         forgetStorage();
       }
+    }
+  }
+
+  /** As leader with autoscaling: the policy's step on the lag and CPU the live workers report, and
+   *  the decision published when it changed (a new leader starts from the workers it finds). */
+  private async decideScale(live: WorkerHeartbeat[], now: number): Promise<void> {
+    const settings = this.options.autoscale;
+    if (!settings) return;
+    const lag = live.reduce((sum, w) => sum + Object.values(w.lag).reduce((a, b) => a + b, 0), 0);
+    const cpus = live.flatMap((w) => (w.cpu === undefined ? [] : [w.cpu]));
+    const cpu = cpus.length === 0 ? undefined : cpus.reduce((a, b) => a + b, 0) / cpus.length;
+    const observed = { workers: live.length, lag, cpu };
+    this.scaling = this.scaling ? autoscaleStep(this.scaling, observed, now, settings) : initialAutoscale(live.length, settings, now);
+    metrics.autoscaleDesired.set(this.scaling.desired);
+    const key = `${this.election.term}/${this.scaling.desired}/${this.scaling.changedAt}`;
+    if (key === this.publishedScale) return;
+    const record: AutoscaleRecord = {
+      desired: this.scaling.desired,
+      min: settings.min,
+      max: settings.max,
+      reason: this.scaling.reason,
+      term: this.election.term,
+      workers: live.length,
+      lag,
+      cpu: cpu === undefined ? null : Math.round(cpu * 1000) / 1000,
+      at: now,
+    };
+    try {
+      await this.kv.put(AUTOSCALE_KEY, JSON.stringify(record));
+      this.publishedScale = key;
+      this.options.log.info({ term: record.term, desired: record.desired, workers: record.workers, lag, cpu: record.cpu, reason: record.reason }, 'autoscale decision published');
+    } catch (err) {
+      this.options.log.warn({ err: (err as Error).message, term: record.term }, 'autoscale decision not published; trying again');
     }
   }
 

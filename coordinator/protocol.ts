@@ -24,6 +24,15 @@ export async function readLeader(kv: KV): Promise<LeaderRecord | null> {
   return record && !record.resigned ? record : null;
 }
 
+/** The acting leader's record with the time the NATS server stored it: readers outside the
+ *  coordinators (status, the chaos monitor) judge its age by the server's stamp, not by the leader's
+ *  `renewedAt`, which a leader with a skewed clock writes wrong. */
+export async function readLeaderStored(kv: KV): Promise<{ record: LeaderRecord; storedAt: number } | null> {
+  const e = await kv.get(LEADER_KEY);
+  const record = e?.operation === 'PUT' ? (e.json() as LeaderRecord) : null;
+  return record && !record.resigned ? { record, storedAt: e!.created.getTime() } : null;
+}
+
 /** `assignment` — written by the leader only (compare-and-set on the revision it last saw), watched
  *  by workers, which ignore a record whose term is older than one they have already seen. */
 export interface AssignmentRecord {
@@ -57,6 +66,8 @@ export interface WorkerHeartbeat {
   /** Near its memory limit: keeps its partitions but takes no new ones. */
   full?: boolean;
   heapUsedBytes?: number;
+  /** Share of one core this process used since its previous heartbeat (autoscaling reads it). */
+  cpu?: number;
   /** Where it runs, for status and the console. */
   host?: string;
   pid?: number;
@@ -65,6 +76,23 @@ export interface WorkerHeartbeat {
   stats?: Record<string, PartitionStats>;
   /** The sources it runs, "job/name" -> what `status` shows of them. */
   sources?: Record<string, { records: number; position: string; lastError: string | null }>;
+}
+
+/** `autoscale` — written by the leader when the cluster autoscales (SHARDFLOW_AUTOSCALE) and its
+ *  decision changes; read by the launcher that starts and stops workers (shardflow up), and `status`. */
+export interface AutoscaleRecord {
+  /** Workers the cluster should run. */
+  desired: number;
+  min: number;
+  max: number;
+  /** Why, in words (the lag and CPU that made the decision). */
+  reason: string;
+  term: number;
+  /** What the leader observed when it decided. */
+  workers: number;
+  lag: number;
+  cpu: number | null;
+  at: number;
 }
 
 /** A partition's figures as its owner announces them. Counts are since the partition started on
@@ -106,6 +134,7 @@ const workerHeartbeatSchema = z.object({
   metricsPort: z.number().int().min(0).max(65535),
   full: z.boolean().optional(),
   heapUsedBytes: z.number().finite().min(0).optional(),
+  cpu: z.number().finite().min(0).max(64).optional(),
   host: z.string().max(253).optional(),
   pid: z.number().int().min(0).optional(),
   rssBytes: z.number().finite().min(0).optional(),

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { connect, credsAuthenticator, nkeyAuthenticator, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
 import type { Config } from '../common/config.ts';
 import { ShardflowError } from '../common/errors.ts';
-import { NATS_RECONNECT_WAIT_MS } from '../common/timing.ts';
+import { NATS_MAX_PINGS_OUT, NATS_PING_INTERVAL_MS, NATS_RECONNECT_WAIT_MS } from '../common/timing.ts';
 
 /** Where NATS is and how to get in: what a process needs, taken from config or built by a caller. */
 export interface NatsAccess {
@@ -125,7 +125,7 @@ export async function connectNats(access: NatsAccess, options: ConnectOptions): 
     return await connect({
       ...base,
       name: options.name,
-      ...(options.persistent ? { maxReconnectAttempts: -1, reconnectTimeWait: NATS_RECONNECT_WAIT_MS } : {}),
+      ...(options.persistent ? { maxReconnectAttempts: -1, reconnectTimeWait: NATS_RECONNECT_WAIT_MS, pingInterval: NATS_PING_INTERVAL_MS, maxPingOut: NATS_MAX_PINGS_OUT } : {}),
     });
   } catch (err) {
     throw explainConnectFailure(err, access);

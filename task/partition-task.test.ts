@@ -198,7 +198,7 @@ describe('the partition task', () => {
 
   it('proposes an idle marker once per position, only when caught up and quiet for the idle timeout', () => {
     const task = new PartitionTask(job, ID, OPTIONS, { seq: 0, snapshot: null }, 0);
-    task.step([{ kind: 'events', seq: 1, ingestTime: T0, data: enc.encode(JSON.stringify({ k: 'a', v: 1, t: T0 })), batch: false }], 0);
+    task.step([{ kind: 'events', seq: 1, ingestTime: T0, data: enc.encode(JSON.stringify({ k: 'a', v: 1, t: T0 })), batch: false }], T0);
     const markers = (now: number, caughtUp: boolean) => task.tick(now, caughtUp).effects.filter((e) => e.type === 'idle-marker');
     expect(markers(400, true)).toEqual([]);
     expect(markers(T0 + 5_000, false)).toEqual([]);
@@ -206,6 +206,26 @@ describe('the partition task', () => {
     expect(markers(T0 + 6_000, true)).toEqual([]);
     task.idleMarkerNotWritten();
     expect(markers(T0 + 7_000, true)).toHaveLength(1);
+  });
+
+  it('takes the idle watermark from the server stamp of the last message, not from a skewed worker clock', () => {
+    // The server stored the event at T0; this worker's clock runs 30 s ahead (or behind).
+    for (const skew of [30_000, -30_000]) {
+      const task = new PartitionTask(job, ID, OPTIONS, { seq: 0, snapshot: null }, T0 + skew);
+      task.step([{ kind: 'events', seq: 1, ingestTime: T0, data: enc.encode(JSON.stringify({ k: 'a', v: 1, t: T0 })), batch: false }], T0 + skew);
+      const markers = task.tick(T0 + skew + 5_000, true).effects.filter((e) => e.type === 'idle-marker');
+      expect(markers).toEqual([{ type: 'idle-marker', afterSeq: 1, watermark: T0 + 5_000 - BOUND - 1 }]);
+    }
+  });
+
+  it('after a restart with no new message, takes the idle watermark from the server stamp of the checkpoint', () => {
+    const first = new PartitionTask(job, ID, OPTIONS, { seq: 0, snapshot: null }, T0);
+    first.step([{ kind: 'events', seq: 1, ingestTime: T0, data: enc.encode(JSON.stringify({ k: 'a', v: 1, t: T0 })), batch: false }], T0);
+    const snapshot = first.checkpointNow(T0).snapshot;
+    // Restored by a worker 30 s ahead, from a checkpoint the server stored at T0 + 100.
+    const restored = new PartitionTask(job, ID, OPTIONS, { seq: 1, snapshot, storedAt: T0 + 100 }, T0 + 30_000);
+    const markers = restored.tick(T0 + 30_000 + 5_000, true).effects.filter((e) => e.type === 'idle-marker');
+    expect(markers).toEqual([{ type: 'idle-marker', afterSeq: 1, watermark: T0 + 100 + 5_000 - BOUND - 1 }]);
   });
 
   it('dead-letters an event published to a partition its key does not belong to, and counts the others', () => {

@@ -37,6 +37,9 @@ export interface Restored {
   /** Last sequence the snapshot covers (0: nothing processed). */
   seq: number;
   snapshot: Uint8Array | null;
+  /** When the server stored the checkpoint (its clock): the idle watermark's reference until the
+   *  first message arrives, so that a worker with a skewed clock never writes a future watermark. */
+  storedAt?: number;
 }
 
 export class PartitionTask<E> {
@@ -76,7 +79,7 @@ export class PartitionTask<E> {
     if (restored.snapshot) this.operator.restore(restored.snapshot);
     this.position = restored.seq;
     this.schedule = new CheckpointSchedule(options.checkpointIntervalMs, options.checkpointEveryMessages, restored.seq, now);
-    this.idle = new IdleDetector(job.idleTimeout, job.maxOutOfOrderness, now);
+    this.idle = new IdleDetector(job.idleTimeout, job.maxOutOfOrderness, now, restored.storedAt);
   }
 
   /** Last sequence of the log processed. */
@@ -116,7 +119,10 @@ export class PartitionTask<E> {
    * ending with a checkpoint when one is due.
    */
   step(records: readonly InputRecord[], now: number): { effects: Effect[]; counts: StepCounts } {
-    if (records.length > 0) this.idle.received(now);
+    if (records.length > 0) {
+      const last = records.findLast((r) => r.kind === 'events');
+      this.idle.received(now, last?.kind === 'events' ? last.ingestTime : undefined);
+    }
     for (const record of records) {
       if (record.seq <= this.position) continue;
       this.currentSeq = record.seq;

@@ -3,6 +3,7 @@ import { defaultProcessId, type Config } from '../../common/config.ts';
 import type { Logger } from '../../common/logger.ts';
 import { startMetricsServer } from '../../common/metrics-server.ts';
 import { Coordinator } from '../../coordinator/coordinator.ts';
+import { autoscaleSettings } from '../../coordinator/autoscale-policy.ts';
 import { natsAccess } from '../../nats/connect.ts';
 
 export const COORDINATOR_HELP = `Usage: shardflow coordinator [--id ID]
@@ -11,7 +12,9 @@ Runs a coordinator until SIGTERM or Ctrl-C. Run two: they elect a leader on JetS
 tracks worker heartbeats and assigns every job's partitions to the live workers (balanced, moving as
 few as it can); the other takes over when the leader stops renewing its lease.
   --id ID   coordinator id (default SHARDFLOW_COORDINATOR_ID, else coordinator-<host>-<pid>)
-Timing: SHARDFLOW_LEADER_LEASE_MS, SHARDFLOW_WORKER_TIMEOUT_MS, SHARDFLOW_HEARTBEAT_MS.`;
+Timing: SHARDFLOW_LEADER_LEASE_MS, SHARDFLOW_WORKER_TIMEOUT_MS, SHARDFLOW_HEARTBEAT_MS.
+With SHARDFLOW_AUTOSCALE=MIN..MAX the leader also decides how many workers should run (from their lag and
+CPU, SHARDFLOW_AUTOSCALE_*) and publishes it for the launcher (shardflow up --autoscale).`;
 
 export async function coordinatorCommand(options: { id?: string }, config: Config, log: Logger): Promise<number> {
   const id = options.id ?? config.COORDINATOR_ID ?? defaultProcessId('coordinator');
@@ -26,6 +29,7 @@ export async function coordinatorCommand(options: { id?: string }, config: Confi
     leaderLeaseMs: config.LEADER_LEASE_MS,
     metricsPort: metricsServer.port,
     log: clog,
+    ...(config.AUTOSCALE ? { autoscale: autoscaleSettings(config) } : {}),
   });
   clog.info({ metricsPort: metricsServer.port, role: coordinator.role, term: coordinator.term }, 'coordinator ready');
   const signal = await new Promise<string>((resolve) => {

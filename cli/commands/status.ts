@@ -36,6 +36,7 @@ export async function statusCommand(options: { json: boolean }, config: Config):
   const lines = [
     `leader        ${s.leader ? `${s.leader.id} (term ${s.leader.term})` : 'none'}`,
     `coordinators  ${s.coordinators.map((c) => `${c.id} ${c.alive ? c.role : 'dead'}`).join(', ') || 'none'}`,
+    ...(s.autoscale ? [`autoscale     ${s.autoscale.desired} workers wanted (${s.autoscale.min}..${s.autoscale.max}, term ${s.autoscale.term}): ${s.autoscale.reason}`] : []),
     'workers:',
     ...s.workers.map((w) => `  ${w.id.padEnd(20)} ${w.alive ? 'alive' : 'DEAD '}  ${String(w.partitions).padStart(3)} partitions  last heartbeat ${w.last_heartbeat_ms} ms ago  ${w.host ? `on ${w.host} pid ${w.pid}  ` : ''}metrics http://127.0.0.1:${w.metrics_port}/metrics`),
     'jobs:',
