@@ -41,7 +41,8 @@ const children = new Set<ChildProcess>();
 function cli(args: string[], dataDir: string): { child: ChildProcess; out: () => string; exited: Promise<number | null> } {
   const child = spawn(process.execPath, [join(ROOT, 'bin', 'shardflow.mjs'), ...args], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', SHARDFLOW_DATA_DIR: dataDir },
+    // The console on a free port of this machine (8080 may be another test's).
+    env: { PATH: process.env.PATH ?? '', SHARDFLOW_DATA_DIR: dataDir, SHARDFLOW_CONSOLE_PORT: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.add(child);
@@ -128,9 +129,17 @@ describe.skipIf(reason !== undefined)(`a cluster on 3 hosts (network namespaces)
     }
     const pid = up.child.pid!;
     const processes = /processes +(.*)/.exec(up.out())![1]!.split(' ');
-    expect(processes.map((p) => p.replace(/:\d+/, ''))).toEqual(['n1@h1', 'n2@h2', 'n3@h3', 'c1@h1', 'c2@h2', 'w1@h1', 'w2@h2', 'w3@h3', 'w4@h1', 'w5@h2']);
+    // The console runs next to the launcher, on this machine, and reads the hosts' NATS from there.
+    expect(processes.map((p) => p.replace(/:\d+/, ''))).toEqual(['n1@h1', 'n2@h2', 'n3@h3', 'c1@h1', 'c2@h2', 'w1@h1', 'w2@h2', 'w3@h3', 'w4@h1', 'w5@h2', 'console']);
+    const consoleUrl = /console +(http:\/\/\S+)/.exec(up.out())![1]!;
+    const workersSeen = async () => ((await (await fetch(`${consoleUrl}/api/cluster`)).json()) as { workers: { alive: boolean; host: string }[] }).workers.filter((w) => w.alive).length;
+    const consoleDeadline = Date.now() + 30_000;
+    while ((await workersSeen().catch(() => 0)) < 5) {
+      if (Date.now() > consoleDeadline) throw new Error('the console did not show the 5 workers of the 3 hosts');
+      await new Promise((r) => setTimeout(r, 200));
+    }
     // Each process is in its host's namespace, and the NATS nodes listen on the hosts' addresses.
-    for (const p of processes) {
+    for (const p of processes.filter((p) => p.includes('@'))) {
       const [, id, procPid, host] = /^(\w+):(\d+)@(h\d)$/.exec(p)!;
       expect(execFileSync('ip', ['netns', 'pids', `sf-${pid}-${host}`], { encoding: 'utf8' }).split('\n'), id).toContain(procPid);
     }
