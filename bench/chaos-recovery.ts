@@ -4,13 +4,31 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { recoveryStats } from '../chaos/report.ts';
+import { recoveryStats, type ChaosReport } from '../chaos/report.ts';
 import { runChaos } from '../chaos/run.ts';
-import { SCENARIO_NAMES, SCENARIOS } from '../chaos/scenarios.ts';
-import { childEnvironment, loadConfig } from '../common/config.ts';
+import { SCENARIO_NAMES, SCENARIOS, type ScenarioName } from '../chaos/scenarios.ts';
+import { childEnvironment, loadConfig, type Config } from '../common/config.ts';
 import { createFileLogger } from '../common/logger.ts';
 import type { Figure } from './results-file.ts';
 import type { Scenario } from './scenario.ts';
+
+/** One chaos run as the benchmarks make them: 2 coordinators, 5 workers, 200 events/s, seed 1, a
+ *  minute to drain, its log in the run's folder. */
+export function benchChaosRun(scenario: ScenarioName, durationS: number, dataDir: string, config: Config): Promise<ChaosReport> {
+  return runChaos({
+    scenario,
+    durationS,
+    seed: 1,
+    rate: 200,
+    workers: 5,
+    coordinators: 2,
+    dataDir,
+    drainS: 60,
+    config,
+    log: createFileLogger('chaos', 'info', join(dataDir, 'logs', 'chaos.log')),
+    env: childEnvironment(),
+  });
+}
 
 export async function chaosRecovery(log: (line: string) => void): Promise<Figure[]> {
   const config = loadConfig({});
@@ -19,19 +37,7 @@ export async function chaosRecovery(log: (line: string) => void): Promise<Figure
   try {
     for (const scenario of SCENARIO_NAMES) {
       const dataDir = join(dir, scenario);
-      const report = await runChaos({
-        scenario,
-        durationS: scenario === 'mixed' ? 60 : 30,
-        seed: 1,
-        rate: 200,
-        workers: 5,
-        coordinators: 2,
-        dataDir,
-        drainS: 60,
-        config,
-        log: createFileLogger('chaos', 'info', join(dataDir, 'logs', 'chaos.log')),
-        env: childEnvironment(),
-      });
+      const report = await benchChaosRun(scenario, scenario === 'mixed' ? 60 : 30, dataDir, config);
       const stats = recoveryStats(report.faults);
       log(
         `${scenario}: ${report.faults.length} faults, recovery median ${stats.medianMs ?? '-'} ms, max ${stats.maxMs ?? '-'} ms; ` +

@@ -8,11 +8,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { recoveryStats, runPassed } from '../chaos/report.ts';
-import { runChaos } from '../chaos/run.ts';
 import { SCENARIOS, type HostScenarioName } from '../chaos/scenarios.ts';
 import { virtualHostsUnavailable } from '../cluster/virtual-hosts.ts';
-import { childEnvironment, loadConfig } from '../common/config.ts';
-import { createFileLogger } from '../common/logger.ts';
+import { loadConfig } from '../common/config.ts';
+import { benchChaosRun } from './chaos-recovery.ts';
 import type { Figure } from './results-file.ts';
 import type { Scenario } from './scenario.ts';
 
@@ -33,19 +32,7 @@ export async function hostChaosRecovery(log: (line: string) => void): Promise<Fi
   try {
     for (const scenario of MEASURED) {
       const dataDir = join(dir, scenario);
-      const report = await runChaos({
-        scenario,
-        durationS: DURATION_S,
-        seed: 1,
-        rate: 200,
-        workers: 5,
-        coordinators: 2,
-        dataDir,
-        drainS: 60,
-        config,
-        log: createFileLogger('chaos', 'info', join(dataDir, 'logs', 'chaos.log')),
-        env: childEnvironment(),
-      });
+      const report = await benchChaosRun(scenario, DURATION_S, dataDir, config);
       writeFileSync(join(dataDir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
       if (!runPassed(report)) {
         keep = true;

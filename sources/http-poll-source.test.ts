@@ -2,20 +2,15 @@
 // snapshots and OpenFood search pages, on a real nats-server. What the job's ingest stream holds
 // must equal the fixtures' records mapped by an independent oracle, each once; every failure of the
 // API is waited out as documented; a source taken over by another runner publishes nothing more.
-import { jetstreamManager } from '@nats-io/jetstream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KvCheckpointStore } from '../cluster/checkpoint-store.ts';
-import { createLogger } from '../common/logger.ts';
+import { describe, expect, it } from 'vitest';
 import { metrics } from '../common/metrics.ts';
-import { CHECKPOINTS_BUCKET, deadLetterStream, ingestStream, type SourceUnitId } from '../common/names.ts';
+import { deadLetterStream, ingestStream } from '../common/names.ts';
 import { coincapSource } from '../jobs/examples/crypto-prices.ts';
 import { openfoodSearchSource } from '../jobs/examples/openfood-products.ts';
-import { AsyncPublisher } from '../nats/async-publisher.ts';
-import { ensureJobTopology, openBucket } from '../nats/topology.ts';
-import { readStream, startTestNats, waitFor, type TestNats } from '../test/cluster-harness.ts';
-import { fixtureJson, json, startReplayServer, type ReplayServer } from '../test/replay-server.ts';
-import { SourceRunner } from './source-runner.ts';
-import { httpPollSource, withUrl, type HttpPollSourceSpec } from './source-spec.ts';
+import { readStream, waitFor } from '../test/cluster-harness.ts';
+import { fixtureJson, json } from '../test/replay-server.ts';
+import { useSourceTestbed } from '../test/source-testbed.ts';
+import { httpPollSource, withUrl } from './source-spec.ts';
 
 interface Snapshot {
   data: unknown[];
@@ -29,44 +24,14 @@ interface SearchPage {
 }
 const SNAPSHOTS = fixtureJson<Snapshot[]>('coincap-assets.json');
 const PAGES = fixtureJson<SearchPage[]>('openfood-search.json');
-const log = createLogger('test', 'silent');
 
-let nats: TestNats;
-let store: KvCheckpointStore;
-let publisher: AsyncPublisher;
-const servers: ReplayServer[] = [];
-const runners: SourceRunner[] = [];
+const bed = useSourceTestbed(['coincap-ok', 'coincap-faults', 'openfood-fenced']);
+const { server, run } = bed;
 
-beforeAll(async () => {
-  nats = await startTestNats();
-  const jsm = await jetstreamManager(nats.nc);
-  for (const job of ['coincap-ok', 'coincap-faults', 'openfood-fenced']) await ensureJobTopology(nats.nc, jsm, job, { replicas: 1 });
-  store = new KvCheckpointStore(await openBucket(nats.nc, CHECKPOINTS_BUCKET, 1), jsm, CHECKPOINTS_BUCKET, 512 * 1024);
-  publisher = new AsyncPublisher(nats.nc);
-});
 
-afterAll(async () => {
-  await Promise.all(runners.map((r) => r.stop(false)));
-  await Promise.all(servers.map((s) => s.close()));
-  publisher?.close();
-  await nats?.close();
-});
-
-async function server(handle: Parameters<typeof startReplayServer>[0]): Promise<ReplayServer> {
-  const s = await startReplayServer(handle);
-  servers.push(s);
-  return s;
-}
-
-function run(id: SourceUnitId, spec: HttpPollSourceSpec, onFenced: () => void = () => {}): SourceRunner {
-  const runner = new SourceRunner(id, spec, { store, publisher, workerId: `w-${runners.length}`, maxPayload: 1024 * 1024, log, onFenced });
-  runners.push(runner);
-  runner.start();
-  return runner;
-}
 
 async function ingested(job: string): Promise<unknown[]> {
-  return (await readStream(nats.nc, ingestStream(job))).map((m) => JSON.parse(new TextDecoder().decode(m.data)) as unknown);
+  return (await readStream(bed.nats.nc, ingestStream(job))).map((m) => JSON.parse(new TextDecoder().decode(m.data)) as unknown);
 }
 
 /** The oracle: a CoinCap snapshot's assets as ticks, written out here rather than taken from the job. */
@@ -105,10 +70,10 @@ describe('the HTTP polling source', () => {
 
     expect((await ingested('coincap-ok')).sort(byJson)).toEqual(expectedTicks(SNAPSHOTS).sort(byJson));
     expect(api.requests[1]!.headers['if-none-match']).toBe('"s0"');
-    const dlq = await readStream(nats.nc, deadLetterStream('coincap-ok'));
+    const dlq = await readStream(bed.nats.nc, deadLetterStream('coincap-ok'));
     expect(dlq.map((m) => [m.headers['Shardflow-Reason'], m.headers['Shardflow-Source-Name'], new TextDecoder().decode(m.data)])).toEqual([['not-an-object', 'coincap', '"not an asset"']]);
     expect(runner.stats()).toMatchObject({ records: 24, lastError: null });
-    const entry = await store.inspect({ job: 'coincap-ok', source: 'coincap' });
+    const entry = await bed.store.inspect({ job: 'coincap-ok', source: 'coincap' });
     expect(entry?.entry.seq).toBe(24);
   });
 
@@ -181,10 +146,10 @@ describe('the HTTP polling source', () => {
       expect(p).toMatchObject({ product_name: original.product_name, nutriscore_grade: original.nutriscore_grade, energy_100g: (original.nutriments as Record<string, number>).energy_100g });
       expect(typeof p.ts).toBe('number');
     }
-    expect((await readStream(nats.nc, deadLetterStream(id.job))).map((m) => m.headers['Shardflow-Reason'])).toEqual(['not-an-object']);
+    expect((await readStream(bed.nats.nc, deadLetterStream(id.job))).map((m) => m.headers['Shardflow-Reason'])).toEqual(['not-an-object']);
     expect(second.stats().records).toBe(12);
-    const entry = await store.inspect(id);
-    expect(entry?.entry.owner).toBe(`w-${runners.indexOf(second)}`);
+    const entry = await bed.store.inspect(id);
+    expect(entry?.entry.owner).toBe(`w-${bed.runners.indexOf(second)}`);
     expect(entry?.entry.seq).toBe(12);
     expect(second.stats().position).toMatch(/^next poll at /);
     expect(first.stats().records).toBe(5);

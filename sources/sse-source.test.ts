@@ -3,52 +3,22 @@
 // fixture's canary skipped, its malformed event dead-lettered, its repeated change once) through a
 // disconnect in the middle of an event, an idle connection, a 503 with Retry-After and a restart
 // from the checkpoint; reconnects carry the Last-Event-ID the documentation promises.
-import { jetstreamManager } from '@nats-io/jetstream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KvCheckpointStore } from '../cluster/checkpoint-store.ts';
-import { createLogger } from '../common/logger.ts';
-import { CHECKPOINTS_BUCKET, deadLetterStream, ingestStream, type SourceUnitId } from '../common/names.ts';
+import { describe, expect, it } from 'vitest';
+import { deadLetterStream, ingestStream } from '../common/names.ts';
 import { recentChangeSource } from '../jobs/examples/wikimedia-edits.ts';
-import { AsyncPublisher } from '../nats/async-publisher.ts';
-import { ensureJobTopology, openBucket } from '../nats/topology.ts';
-import { readStream, startTestNats, waitFor, type TestNats } from '../test/cluster-harness.ts';
-import { recordedChanges, resumeIndex, sseBlock, sseFixture, startReplayServer, streamEvents, type ReplayServer } from '../test/replay-server.ts';
-import { SourceRunner } from './source-runner.ts';
-import { withUrl, type SseSourceSpec } from './source-spec.ts';
+import { readStream, waitFor } from '../test/cluster-harness.ts';
+import { recordedChanges, resumeIndex, sseBlock, sseFixture, streamEvents } from '../test/replay-server.ts';
+import { useSourceTestbed } from '../test/source-testbed.ts';
+import { withUrl } from './source-spec.ts';
 
 const EVENTS = sseFixture('wikimedia-recentchange.sse');
-const log = createLogger('test', 'silent');
 
-let nats: TestNats;
-let store: KvCheckpointStore;
-let publisher: AsyncPublisher;
-const servers: ReplayServer[] = [];
-const runners: SourceRunner[] = [];
+const bed = useSourceTestbed(['wiki-cut', 'wiki-faults', 'wiki-oversized']);
+const { server, run } = bed;
 
-beforeAll(async () => {
-  nats = await startTestNats();
-  const jsm = await jetstreamManager(nats.nc);
-  for (const job of ['wiki-cut', 'wiki-faults', 'wiki-oversized']) await ensureJobTopology(nats.nc, jsm, job, { replicas: 1 });
-  store = new KvCheckpointStore(await openBucket(nats.nc, CHECKPOINTS_BUCKET, 1), jsm, CHECKPOINTS_BUCKET, 512 * 1024);
-  publisher = new AsyncPublisher(nats.nc);
-});
-
-afterAll(async () => {
-  await Promise.all(runners.map((r) => r.stop(false)));
-  await Promise.all(servers.map((s) => s.close()));
-  publisher?.close();
-  await nats?.close();
-});
-
-function run(id: SourceUnitId, spec: SseSourceSpec): SourceRunner {
-  const runner = new SourceRunner(id, spec, { store, publisher, workerId: `w-${runners.length}`, maxPayload: 1024 * 1024, log, onFenced: () => {} });
-  runners.push(runner);
-  runner.start();
-  return runner;
-}
 
 async function ingested(job: string): Promise<Record<string, unknown>[]> {
-  return (await readStream(nats.nc, ingestStream(job))).map((m) => JSON.parse(new TextDecoder().decode(m.data)) as Record<string, unknown>);
+  return (await readStream(bed.nats.nc, ingestStream(job))).map((m) => JSON.parse(new TextDecoder().decode(m.data)) as Record<string, unknown>);
 }
 
 const byId = (a: Record<string, unknown>, b: Record<string, unknown>) => String(a.id).localeCompare(String(b.id));
@@ -72,7 +42,7 @@ describe('the server-sent events source', () => {
     expect(api.requests[1]!.headers['last-event-id']).toBe(EVENTS[99]!.id);
     expect(api.requests[2]!.headers['last-event-id']).toBe(EVENTS.at(-1)!.id);
     expect(api.requests[0]!.headers['user-agent']).toMatch(/^shardflow/);
-    const dlq = await readStream(nats.nc, deadLetterStream(id.job));
+    const dlq = await readStream(bed.nats.nc, deadLetterStream(id.job));
     expect(dlq.map((m) => m.headers['Shardflow-Reason'])).toEqual(['malformed-json']);
     await waitFor(() => runner.stats().position.includes(EVENTS.at(-1)!.id.slice(0, 60)), 5_000, 'the last event checkpointed');
     expect(runner.stats().records).toBe(expected.length);
@@ -125,15 +95,10 @@ describe('the server-sent events source', () => {
 
     expect((await ingested(id.job)).sort(byId)).toEqual(expected.sort(byId));
     expect(api.requests.length).toBe(1);
-    const dlq = await readStream(nats.nc, deadLetterStream(id.job));
+    const dlq = await readStream(bed.nats.nc, deadLetterStream(id.job));
     expect(dlq.map((m) => m.headers['Shardflow-Reason'])).toEqual(['oversized', 'oversized']);
     // Kept: the event's beginning (its data, or its raw text when the parser gave up on it).
     expect(dlq.map((m) => /big-\d/.exec(new TextDecoder().decode(m.data))?.[0]).sort()).toEqual(['big-1', 'big-2']);
   });
 });
 
-async function server(handle: Parameters<typeof startReplayServer>[0]): Promise<ReplayServer> {
-  const s = await startReplayServer(handle);
-  servers.push(s);
-  return s;
-}
