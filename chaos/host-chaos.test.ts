@@ -109,8 +109,13 @@ describe.skipIf(reason !== undefined)(`a cluster on 3 hosts (network namespaces)
       expect(partition!.r.faults[0]!.detail).toMatch(/^host h\d \(n\d, .*\) cut off the network for 6000 ms, then healed$/);
     });
 
-    it.skipIf(partitionDedupeBroken)(`recovers and keeps the results exact${partitionDedupeBroken ? ` (skipped: ${dedupeReason}, and its streams can stay unavailable for tens of seconds after the heal)` : ''}`, () => {
-      expectExact(partition!);
+    it(partitionDedupeBroken ? `loses no acknowledged event (exact results need nats-server 2.11+: ${dedupeReason})` : 'recovers and keeps the results exact', () => {
+      if (!partitionDedupeBroken) return expectExact(partition!);
+      // This nats-server may store a producer's retry twice and keep its streams unavailable for a
+      // while after the heal; what must still hold is that no acknowledged event is missing from the log.
+      const { lost, duplicated } = partition!.r.verdict.input;
+      process.stdout.write(`network-partition on nats-server ${natsVersion?.[0]}: ${lost} events lost, ${duplicated} stored twice by NATS\n`);
+      expect(lost).toBe(0);
     });
   });
 

@@ -172,6 +172,7 @@ export class Worker {
   private async heartbeat(): Promise<void> {
     if (this.closing || !this.coordination) return;
     const owned = this.owned;
+    const memory = process.memoryUsage();
     const hb: WorkerHeartbeat = {
       id: this.id,
       at: Date.now(),
@@ -181,11 +182,11 @@ export class Worker {
       lag: Object.fromEntries(owned.map((k) => [k, this.lag.get(k) ?? 0])),
       metricsPort: this.options.metricsPort,
       full: this.full,
-      heapUsedBytes: process.memoryUsage().heapUsed,
+      heapUsedBytes: memory.heapUsed,
       cpu: this.cpuShare(),
       host: hostname(),
       pid: process.pid,
-      rssBytes: process.memoryUsage.rss(),
+      rssBytes: memory.rss,
       stats: Object.fromEntries(owned.flatMap((k) => (this.stats.has(k) ? [[k, this.stats.get(k)!]] : []))),
       ...(this.sourceRunners.size > 0 ? { sources: Object.fromEntries([...this.sourceRunners].map(([name, r]) => [name, r.stats()])) } : {}),
     };

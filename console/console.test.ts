@@ -49,6 +49,13 @@ async function publish(events: string[]): Promise<void> {
   for (const e of events) await js.publish(ingestSubject(JOB), e);
 }
 
+/** Without Chromium the browser tests skip, saying why; under CI its absence is a failure. */
+function needChromium(ctx: { skip: (note?: string) => void }): void {
+  if (CHROMIUM) return;
+  if (process.env.CI === 'true') throw new Error('chromium is not installed: bash scripts/ensure-chromium.sh');
+  ctx.skip('chromium is not installed (bash scripts/ensure-chromium.sh)');
+}
+
 async function open(page: Page, route: string): Promise<void> {
   await page.goto(`${consoleUrl}/#/${route}`);
   await page.waitForSelector('main h1');
@@ -84,10 +91,7 @@ afterAll(async () => {
 
 describe('the web console', () => {
   it('shows every page without errors, live results as windows close and dead letters with their reason', async (ctx) => {
-    if (!CHROMIUM) {
-      if (process.env.CI === 'true') throw new Error('chromium is not installed: bash scripts/ensure-chromium.sh');
-      ctx.skip();
-    }
+    needChromium(ctx);
     // Three minutes of feedback (about 2% of it dirty): two windows close, the third stays open.
     const random = seededRandom(7);
     await publish(Array.from({ length: 3_000 }, (_, i) => generateFeedback(random, i, base)));
@@ -146,7 +150,7 @@ describe('the web console', () => {
   });
 
   it('shows the new leader within 5 s of `shardflow kill leader`, without a reload', async (ctx) => {
-    if (!CHROMIUM) ctx.skip();
+    needChromium(ctx);
     const page = await browser!.newPage();
     page.on('pageerror', (e) => pageErrors.push(`${page.url()}: ${e.message}`));
     await open(page, 'cluster');
@@ -183,7 +187,7 @@ describe('the web console', () => {
   });
 
   it('refuses actions without the token and runs them with it, logging who asked', async (ctx) => {
-    if (!CHROMIUM) ctx.skip();
+    needChromium(ctx);
     const page = await browser!.newPage();
     await open(page, `job/${JOB}`);
     expect(await page.locator('button', { hasText: 'Pause job' }).count()).toBe(0);

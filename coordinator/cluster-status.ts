@@ -9,7 +9,7 @@ import { ASSIGNMENT_KEY, AUTOSCALE_KEY, COORDINATION_BUCKET, coordinatorKey, wor
 import { openBucket } from '../nats/topology.ts';
 import { readLeaderStored, type AssignmentRecord, type AutoscaleRecord, type CoordinatorHeartbeat, type WorkerHeartbeat } from './protocol.ts';
 import { connectNats, type NatsAccess } from '../nats/connect.ts';
-import { listJobs, pausedJobs, type JobRecord } from './job-registry.ts';
+import { parseJobRecord, parsePauseRecord, type JobRecord, type PauseRecord } from './job-registry.ts';
 
 export interface ClusterStatus {
   leader: { id: string; term: number; lease_age_ms: number } | null;
@@ -106,11 +106,19 @@ export async function statusOver(nc: NatsConnection, config: Pick<Config, 'REPLI
   // By id: a key listing taken while a stream fails over can name a key twice.
   const coordinatorsById = new Map<string, CoordinatorHeartbeat>();
   const workersById = new Map<string, WorkerHeartbeat>();
+  // Every record of the bucket in one walk: heartbeats, registered jobs, paused jobs.
+  const registered = new Map<string, JobRecord>();
+  const paused = new Map<string, PauseRecord>();
   for await (const key of await kv.keys()) {
     const e = await kv.get(key);
     if (e?.operation !== 'PUT') continue;
     if (key.startsWith('coordinators.')) coordinatorsById.set(key, e.json() as CoordinatorHeartbeat);
     if (key.startsWith('workers.')) workersById.set(key, e.json() as WorkerHeartbeat);
+    if (key.startsWith('paused.')) paused.set(key.slice('paused.'.length), parsePauseRecord(e.string()));
+    if (key.startsWith('jobs.')) {
+      const record = parseJobRecord(e.string());
+      if (record) registered.set(record.name, record);
+    }
     storedAt.set(key, e.created.getTime());
   }
   const coordinators = [...coordinatorsById.values()];
@@ -124,7 +132,6 @@ export async function statusOver(nc: NatsConnection, config: Pick<Config, 'REPLI
   const leaderAlive = stored !== null && now - stored.storedAt < lease;
   const ageOf = (key: string, at: number) => Math.max(0, now - (storedAt.get(key) ?? at));
   const byId = new Map(workers.map((w) => [w.id, w]));
-  const [registered, paused] = await Promise.all([listJobs(kv), pausedJobs(kv)]);
   const partition = (job: string, index: number, owner: string | null): PartitionStatus => {
     const hb = owner ? byId.get(owner) : undefined;
     const name = `${job}/${index}`;
@@ -171,7 +178,7 @@ export async function statusOver(nc: NatsConnection, config: Pick<Config, 'REPLI
         const reported = owner ? workers.find((w) => w.id === owner && ageOf(workerKey(w.id), w.at) < timeout)?.sources?.[id] : undefined;
         return { job, source, owner, position: reported?.position ?? null, records: reported?.records ?? null, last_error: reported?.lastError ?? null };
       }),
-    jobs: registered.map((j) => ({ ...j, paused: paused.has(j.name), paused_by: paused.get(j.name)?.by ?? null })),
+    jobs: [...registered.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map((j) => ({ ...j, paused: paused.has(j.name), paused_by: paused.get(j.name)?.by ?? null })),
     assignment: assignment ? { term: assignment.term, version: assignment.version } : null,
     ...(autoscale ? { autoscale } : {}),
   };

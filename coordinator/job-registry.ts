@@ -73,25 +73,28 @@ export async function registerJob(kv: KV, job: Job<unknown>): Promise<void> {
   await kv.put(jobKey(job.name), JSON.stringify(jobRecord(job, Date.now())));
 }
 
-/** Every registered job, by name; records that do not parse are left out. */
-export async function listJobs(kv: KV): Promise<JobRecord[]> {
-  const out: JobRecord[] = [];
-  for await (const key of await kv.keys('jobs.*')) {
-    const record = await readJob(kv, key.slice('jobs.'.length));
-    if (record) out.push(record);
-  }
-  return out.sort((a, b) => (a.name < b.name ? -1 : 1));
-}
-
 export async function readJob(kv: KV, name: string): Promise<JobRecord | undefined> {
   if (!JOB_NAME_PATTERN.test(name)) return undefined;
   const e = await kv.get(jobKey(name));
-  if (e?.operation !== 'PUT') return undefined;
+  return e?.operation === 'PUT' ? parseJobRecord(e.string()) : undefined;
+}
+
+/** A stored `jobs.<name>` value, or undefined for anything that is not one. */
+export function parseJobRecord(text: string): JobRecord | undefined {
   try {
-    const parsed = jobRecordSchema.safeParse(e.json());
+    const parsed = jobRecordSchema.safeParse(JSON.parse(text));
     return parsed.success ? (parsed.data as JobRecord) : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/** A stored `paused.<name>` value (an unreadable one still pauses the job). */
+export function parsePauseRecord(text: string): PauseRecord {
+  try {
+    return JSON.parse(text) as PauseRecord;
+  } catch {
+    return { by: 'unknown', at: 0 };
   }
 }
 
@@ -105,12 +108,7 @@ export async function pausedJobs(kv: KV): Promise<Map<string, PauseRecord>> {
   const out = new Map<string, PauseRecord>();
   for await (const key of await kv.keys('paused.*')) {
     const e = await kv.get(key);
-    if (e?.operation !== 'PUT') continue;
-    try {
-      out.set(key.slice('paused.'.length), e.json() as PauseRecord);
-    } catch {
-      out.set(key.slice('paused.'.length), { by: 'unknown', at: 0 });
-    }
+    if (e?.operation === 'PUT') out.set(key.slice('paused.'.length), parsePauseRecord(e.string()));
   }
   return out;
 }
